@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { HookctlError } from '../errors.js';
+
+/** Options every command accepts, before or after the command name (contract section 2). */
+export interface GlobalOptions {
+  databaseUrl?: string;
+  color: boolean;
+  debug: boolean;
+}
+
+export function addGlobalOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--database-url <url>', 'state database: sqlite:PATH or postgres://… (default sqlite:.hookctl/state.db)').env('HOOKCTL_DATABASE_URL'))
+    .option('--no-color', 'no colours in output (also NO_COLOR)')
+    .option('--debug', 'print stack traces for errors');
+}
+
+export function globalOptions(cmd: Command): GlobalOptions {
+  const o = cmd.optsWithGlobals() as { databaseUrl?: string; color?: boolean; debug?: boolean };
+  const color = o.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
+  return { databaseUrl: o.databaseUrl, color, debug: o.debug === true };
+}
+
+export function readVersion(): string {
+  const pkgUrl = new URL('../../../package.json', import.meta.url);
+  try {
+    return (JSON.parse(fs.readFileSync(pkgUrl, 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** `500ms`, `30s`, `5m`, `1h` → milliseconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new HookctlError(`${flag} '${text}' is not a duration`, 64, 'write durations like 500ms, 30s, 5m or 1h');
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** ANSI colouring that turns itself off (NO_COLOR, --no-color, not a terminal). */
+export function painter(enabled: boolean) {
+  const wrap = (code: string) => (s: string) => (enabled ? `\u001b[${code}m${s}\u001b[0m` : s);
+  return { green: wrap('32'), red: wrap('31'), yellow: wrap('33'), cyan: wrap('36'), bold: wrap('1'), dim: wrap('2') };
+}
+export type Painter = ReturnType<typeof painter>;

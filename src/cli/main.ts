@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * hookctl's entry point: wiring only. Each command lives in its own file and imports its
+ * heavy modules (database drivers, fastify, msw) lazily inside its action, so that
+ * `hookctl validate` starts fast.
+ */
+import { Command, CommanderError } from 'commander';
+import { ExitCode, HookctlError } from '../errors.js';
+import { addGlobalOptions, readVersion } from './context.js';
+import { registerValidate } from './validate.js';
+
+const program = new Command('hookctl')
+  .description('GitOps for privacy-request policy webhooks')
+  .version(readVersion(), '--version')
+  .showHelpAfterError('(run hookctl --help for usage)')
+  .exitOverride();
+addGlobalOptions(program);
+
+for (const register of [registerValidate]) {
+  const cmd = register(program);
+  addGlobalOptions(cmd).exitOverride();
+}
+
+function reportAndExit(err: unknown): never {
+  const debug = process.argv.includes('--debug');
+  if (err instanceof CommanderError) {
+    // help/version print and exit 0; every other parse problem is a usage error.
+    process.exit(err.exitCode === 0 ? 0 : ExitCode.usage);
+  }
+  if (err instanceof HookctlError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exit(err.exitCode);
+  }
+  const e = err as Error;
+  process.stderr.write(`error: ${e?.message ?? String(err)}\n`);
+  if (debug) process.stderr.write(`${e?.stack ?? ''}\n`);
+  else process.stderr.write('hint: this is a bug in hookctl; run again with --debug for a stack trace\n');
+  process.exit(ExitCode.runtime);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  reportAndExit(err);
+}
