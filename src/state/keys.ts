@@ -1,0 +1,77 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { HookctlError } from '../errors.js';
+import type { DatabaseLocation } from './database.js';
+
+/**
+ * The master key and the purpose-bound keys derived from it (HKDF-SHA256), so that a key
+ * used for one thing (say, API tokens) can never decrypt another (stored secrets).
+ */
+export interface Keys {
+  /** AES-256-GCM key of secrets at rest. */
+  secrets: Buffer;
+  /** HMAC key of secret fingerprints (plans, state comparison). */
+  fingerprint: Buffer;
+  /** JWE `dir`/A256GCM key of reply-to tokens. */
+  replyToken: Buffer;
+  /** JWE `dir`/A256GCM key of API bearer tokens. */
+  apiToken: Buffer;
+}
+
+export const MASTER_KEY_ENV = 'HOOKCTL_MASTER_KEY';
+
+export function deriveKeys(master: Buffer): Keys {
+  const derive = (purpose: string) => Buffer.from(crypto.hkdfSync('sha256', master, Buffer.alloc(0), `hookctl/${purpose}/v1`, 32));
+  return {
+    secrets: derive('secrets'),
+    fingerprint: derive('fingerprint'),
+    replyToken: derive('reply-token'),
+    apiToken: derive('api-token'),
+  };
+}
+
+export function parseMasterKey(text: string, source: string): Buffer {
+  const key = Buffer.from(text.trim(), 'base64');
+  if (key.length !== 32) {
+    throw new HookctlError(
+      `${source} must be base64 of exactly 32 bytes (got ${key.length})`,
+      1,
+      "generate one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"",
+    );
+  }
+  return key;
+}
+
+/**
+ * HOOKCTL_MASTER_KEY wins. Otherwise, with the embedded SQLite state, the key file beside the
+ * database is read, or created (mode 0600) on first use. PostgreSQL state needs the env key:
+ * a team database must not depend on one machine's file.
+ */
+export function loadMasterKey(loc: DatabaseLocation, env: NodeJS.ProcessEnv = process.env): Keys {
+  const fromEnv = env[MASTER_KEY_ENV];
+  if (fromEnv) return deriveKeys(parseMasterKey(fromEnv, MASTER_KEY_ENV));
+  if (loc.dialect === 'postgres') {
+    throw new HookctlError(
+      `${MASTER_KEY_ENV} is required with a PostgreSQL state`,
+      1,
+      'set it to the same base64 key on every machine that uses this database',
+    );
+  }
+  const file = path.join(path.dirname(loc.target), 'master.key');
+  try {
+    return deriveKeys(parseMasterKey(fs.readFileSync(file, 'utf8'), file));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const key = crypto.randomBytes(32);
+  try {
+    // 'wx': never overwrite a key another process created a moment ago.
+    fs.writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    return deriveKeys(key);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return deriveKeys(parseMasterKey(fs.readFileSync(file, 'utf8'), file));
+    throw err;
+  }
+}
