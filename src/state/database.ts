@@ -46,6 +46,9 @@ export function redactUrl(url: string): string {
  * Open (and by default migrate) the state database. knex and the drivers are imported here,
  * lazily, so that commands which never touch the state (validate) do not pay for them.
  */
+/** knex prints its warnings to stdout, where they would corrupt --json output. */
+const QUIET_LOG = { warn() {}, deprecate() {}, debug() {}, error() {} };
+
 export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: boolean } = {}): Promise<Database> {
   const { default: knexFactory } = await import('knex');
   let knex: Knex;
@@ -55,6 +58,7 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
       client: 'sqlite3',
       connection: { filename: loc.target },
       useNullAsDefault: true,
+      log: QUIET_LOG,
       pool: {
         min: 1,
         max: 1,
@@ -72,7 +76,7 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
       },
     });
   } else {
-    knex = knexFactory({ client: 'pg', connection: loc.target, pool: { min: 0, max: 10 } });
+    knex = knexFactory({ client: 'pg', connection: loc.target, pool: { min: 0, max: 10 }, log: QUIET_LOG });
   }
   const db: Database = {
     knex,
@@ -94,12 +98,16 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
 }
 
 export async function migrate(db: Database): Promise<void> {
-  await db.knex.migrate.latest({
+  const config = {
     tableName: 'hookctl_migrations',
     migrationSource: {
       getMigrations: async () => migrations.map((m) => m.name),
       getMigrationName: (name: string) => name,
       getMigration: async (name: string) => migrations.find((m) => m.name === name)!,
     },
-  });
+  };
+  // latest() takes knex's migration lock (a write) even with nothing pending; on SQLite that
+  // would queue behind, and fail behind, an apply holding the state lock. list() only reads.
+  const [, pending] = (await db.knex.migrate.list(config)) as [unknown[], unknown[]];
+  if (pending.length > 0) await db.knex.migrate.latest(config);
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_config.js';
+import * as m002 from './002_engine.js';
 
 export interface Migration {
   name: string;
@@ -8,4 +9,4 @@ export interface Migration {
 }
 
 /** In order; a migration is never edited once released, only followed by a new one. */
-export const migrations: Migration[] = [{ name: '001_config', ...m001 }];
+export const migrations: Migration[] = [{ name: '001_config', ...m001 }, { name: '002_engine', ...m002 }];

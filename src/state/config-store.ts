@@ -1,0 +1,331 @@
+/**
+ * The stored configuration: connections, policies, webhook lists and the serial, read as one
+ * snapshot and written in batches inside the caller's transaction (see lock.ts).
+ */
+import crypto from 'node:crypto';
+import type { Knex } from 'knex';
+import { ExitCode, HookctlError } from '../errors.js';
+import {
+  PHASES,
+  type ConnectionConfig,
+  type HttpsSecrets,
+  type Origin,
+  type Phase,
+  type Policy,
+  type StoredWebhook,
+  type Webhook,
+} from '../model/types.js';
+import { decryptJson } from './crypto.js';
+import type { Keys } from './keys.js';
+
+export { appendRevision, readHistory, type Revision } from './history.js';
+
+export type Queryable = Knex | Knex.Transaction;
+
+export type SecretFingerprints = Partial<Record<keyof HttpsSecrets, string>>;
+
+export interface StoredConnection extends ConnectionConfig {
+  origin: Origin;
+  secrets_encrypted: string | null;
+  secret_fingerprints: SecretFingerprints;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface StoredPolicy extends Policy {
+  origin: Origin;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface StoredState {
+  serial: number;
+  /** By key, in code-unit order of the keys (the same on both backends). */
+  connections: Map<string, StoredConnection>;
+  /** By key, in code-unit order of the keys. */
+  policies: Map<string, StoredPolicy>;
+  /**
+   * Per phase, by policy key: every stored policy has an entry (possibly empty), in policy
+   * order; each list is in webhook order, and `order` is the position 0..n-1.
+   */
+  webhooks: Record<Phase, Map<string, StoredWebhook[]>>;
+}
+
+/**
+ * Everything in four statements. Given a bare Knex, they run in one read transaction (a
+ * snapshot on both backends), so a serial is never paired with rows of another revision.
+ */
+export async function readState(q: Queryable): Promise<StoredState> {
+  if (q.isTransaction) return readStateIn(q);
+  const snapshot = isPostgres(q) ? { isolationLevel: 'repeatable read' as const, readOnly: true } : {};
+  return q.transaction((trx) => readStateIn(trx), snapshot);
+}
+
+async function readStateIn(q: Queryable): Promise<StoredState> {
+  const serial = await readSerial(q);
+  const connectionRows: ConnectionRow[] = await q('connections').select();
+  const policyRows: StoredPolicy[] = await q('policies').select('key', 'name', 'origin', 'created_at', 'updated_at');
+  const webhookRows: StoredWebhook[] = await q('webhooks')
+    .select('id', 'policy_key', 'phase', 'key', 'name', 'connection_key as connection_config_key', 'direction', 'position as order')
+    .orderBy(['policy_key', 'phase', 'position']);
+
+  const connections = new Map(connectionRows.sort(byKey).map((row) => [row.key, toStoredConnection(row)]));
+  const policies = new Map(policyRows.sort(byKey).map((p) => [p.key, p]));
+  const webhooks = { pre: new Map(), post: new Map() } as StoredState['webhooks'];
+  for (const phase of PHASES) for (const key of policies.keys()) webhooks[phase].set(key, []);
+  // The foreign key guarantees that each webhook's policy is there.
+  for (const hook of webhookRows) webhooks[hook.phase].get(hook.policy_key)!.push(hook);
+  return { serial, connections, policies, webhooks };
+}
+
+export async function readSerial(q: Queryable): Promise<number> {
+  const row: { value: string } | undefined = await q('hookctl_meta').where({ name: 'serial' }).first('value');
+  if (!row) throw new HookctlError('the state database has no serial: it was not created by hookctl');
+  return Number(row.value);
+}
+
+/** Increments the serial in one statement and returns the new value. */
+export async function bumpSerial(trx: Knex.Transaction): Promise<number> {
+  const [row]: { value: string }[] = await trx('hookctl_meta')
+    .where({ name: 'serial' })
+    .update({ value: trx.raw('CAST(CAST(value AS INTEGER) + 1 AS TEXT)') }, ['value']);
+  if (!row) throw new HookctlError('the state database has no serial: it was not created by hookctl');
+  return Number(row.value);
+}
+
+export interface ConnectionWrite {
+  config: ConnectionConfig;
+  /** Only used when the connection is created; an update keeps the stored origin. */
+  origin?: Origin;
+  /** Omitted: keep the stored secrets. */
+  secrets?: { encrypted: string; fingerprints: SecretFingerprints };
+}
+
+const CONNECTION_COLUMNS: Column[] = [
+  ['key', 'text'],
+  ['name', 'text'],
+  ['connection_type', 'text'],
+  ['access', 'text'],
+  ['description', 'text'],
+  ['disabled', 'boolean'],
+  ['timeout_ms', 'integer'],
+  ['secrets_encrypted', 'text'],
+  ['secret_fingerprints', 'text'],
+  ['origin', 'text'],
+  ['created_at', 'text'],
+  ['updated_at', 'text'],
+];
+/** Updated when a connection exists already: not its key, origin or created_at. */
+const CONNECTION_FIELDS = ['name', 'connection_type', 'access', 'description', 'disabled', 'timeout_ms', 'updated_at'];
+
+export async function upsertConnections(trx: Knex.Transaction, writes: ConnectionWrite[], now: string): Promise<void> {
+  const row = ({ config: c, origin, secrets }: ConnectionWrite) => [
+    c.key,
+    c.name,
+    c.connection_type,
+    c.access,
+    c.description,
+    c.disabled,
+    c.timeout_ms,
+    secrets?.encrypted ?? null,
+    secrets ? JSON.stringify(secrets.fingerprints) : null,
+    origin ?? 'manifest',
+    now,
+    now,
+  ];
+  const withSecrets = writes.filter((w) => w.secrets);
+  const keepingSecrets = writes.filter((w) => !w.secrets);
+  await insertRows(trx, 'connections', CONNECTION_COLUMNS, withSecrets.map(row), onConflictUpdate([...CONNECTION_FIELDS, 'secrets_encrypted', 'secret_fingerprints']));
+  await insertRows(trx, 'connections', CONNECTION_COLUMNS, keepingSecrets.map(row), onConflictUpdate(CONNECTION_FIELDS));
+}
+
+/** Refuses (and deletes nothing) while any webhook still uses one of the connections. */
+export async function deleteConnections(trx: Knex.Transaction, keys: string[]): Promise<void> {
+  if (keys.length === 0) return;
+  const user: { phase: Phase; policy_key: string; key: string; connection_key: string } | undefined = await trx('webhooks')
+    .whereRaw(...inList(trx, 'connection_key', keys))
+    .orderBy(['connection_key', 'policy_key', 'phase', 'position'])
+    .first('phase', 'policy_key', 'key', 'connection_key');
+  if (user) {
+    throw new HookctlError(
+      `cannot delete connection '${user.connection_key}': the ${user.phase} webhook '${user.key}' of policy '${user.policy_key}' still uses it`,
+      ExitCode.invalid,
+      'remove the webhooks that use the connection, or point them at another one, first',
+    );
+  }
+  await trx('connections').whereRaw(...inList(trx, 'key', keys)).del();
+}
+
+const POLICY_COLUMNS: Column[] = [
+  ['key', 'text'],
+  ['name', 'text'],
+  ['origin', 'text'],
+  ['created_at', 'text'],
+  ['updated_at', 'text'],
+];
+
+export async function upsertPolicies(trx: Knex.Transaction, writes: { policy: Policy; origin?: Origin }[], now: string): Promise<void> {
+  const rows = writes.map(({ policy, origin }) => [policy.key, policy.name, origin ?? 'manifest', now, now]);
+  await insertRows(trx, 'policies', POLICY_COLUMNS, rows, onConflictUpdate(['name', 'updated_at']));
+}
+
+/** Deletes the policies and their webhook lists. */
+export async function deletePolicies(trx: Knex.Transaction, keys: string[]): Promise<void> {
+  if (keys.length === 0) return;
+  await trx('webhooks').whereRaw(...inList(trx, 'policy_key', keys)).del();
+  await trx('policies').whereRaw(...inList(trx, 'key', keys)).del();
+}
+
+export interface WebhookListWrite {
+  policy_key: string;
+  phase: Phase;
+  /** The list as stored, read in this same transaction. */
+  current: StoredWebhook[];
+  /** The whole new list, in order. */
+  next: Webhook[];
+}
+
+const WEBHOOK_COLUMNS: Column[] = [
+  ['id', 'text'],
+  ['phase', 'text'],
+  ['policy_key', 'text'],
+  ['key', 'text'],
+  ['name', 'text'],
+  ['connection_key', 'text'],
+  ['direction', 'text'],
+  ['position', 'integer'],
+  ['created_at', 'text'],
+  ['updated_at', 'text'],
+];
+
+/** Prefix of the names that renamed rows hold for a moment, so that names can swap. */
+const RENAMING_PREFIX = '~hookctl-renaming~';
+
+/**
+ * Makes each (policy, phase) list exactly `next`, with order 0..n-1. A key in both `current`
+ * and `next` keeps its row and id; keys gone are deleted; new keys get new rows (`pol_<uuid>`).
+ * The unique (phase, key) and (phase, name) indexes are checked row by row, so the steps run
+ * across all writes in this order: deletes (a key may move to another policy), renamed rows to
+ * temporary unique names (names may swap), updates of rows that really change, inserts.
+ * Returns the stored lists in the order of `writes`.
+ */
+export async function saveWebhookLists(trx: Knex.Transaction, writes: WebhookListWrite[], now: string): Promise<StoredWebhook[][]> {
+  const deletedIds: string[] = [];
+  const renamedIds: string[] = [];
+  const changed: StoredWebhook[] = [];
+  const created: StoredWebhook[] = [];
+
+  const lists = writes.map(({ policy_key, phase, current, next }) => {
+    const currentByKey = new Map(current.map((hook) => [hook.key, hook]));
+    const nextKeys = new Set<string>();
+    const list = next.map((hook, order): StoredWebhook => {
+      if (nextKeys.has(hook.key)) {
+        throw new HookctlError(`the ${phase} webhook list of policy '${policy_key}' has the key '${hook.key}' twice`, ExitCode.invalid);
+      }
+      nextKeys.add(hook.key);
+      const before = currentByKey.get(hook.key);
+      const { key, name, connection_config_key, direction } = hook;
+      const stored = { id: before?.id ?? `pol_${crypto.randomUUID()}`, policy_key, phase, key, name, connection_config_key, direction, order };
+      if (!before) created.push(stored);
+      else if (before.name !== name || before.connection_config_key !== connection_config_key || before.direction !== direction || before.order !== order) {
+        changed.push(stored);
+        if (before.name !== name) renamedIds.push(before.id);
+      }
+      return stored;
+    });
+    for (const hook of current) if (!nextKeys.has(hook.key)) deletedIds.push(hook.id);
+    return list;
+  });
+
+  if (deletedIds.length > 0) await trx('webhooks').whereRaw(...inList(trx, 'id', deletedIds)).del();
+  if (renamedIds.length > 0) {
+    await trx('webhooks').whereRaw(...inList(trx, 'id', renamedIds)).update({ name: trx.raw('? || id', [RENAMING_PREFIX]) });
+  }
+  await updateWebhooks(trx, changed, now);
+  const rows = created.map((w) => [w.id, w.phase, w.policy_key, w.key, w.name, w.connection_config_key, w.direction, w.order, now, now]);
+  await insertRows(trx, 'webhooks', WEBHOOK_COLUMNS, rows);
+  return lists;
+}
+
+/** One UPDATE … FROM statement for all of them. */
+async function updateWebhooks(trx: Knex.Transaction, hooks: StoredWebhook[], now: string): Promise<void> {
+  if (hooks.length === 0) return;
+  const changes = selectJsonRows(trx, [
+    ['id', 'text'],
+    ['name', 'text'],
+    ['connection_key', 'text'],
+    ['direction', 'text'],
+    ['position', 'integer'],
+  ]);
+  await trx.raw(
+    `UPDATE webhooks SET name = v.name, connection_key = v.connection_key, direction = v.direction, position = v.position, updated_at = ?
+     FROM (${changes}) AS v WHERE webhooks.id = v.id`,
+    [now, JSON.stringify(hooks.map((w) => [w.id, w.name, w.connection_config_key, w.direction, w.order]))],
+  );
+}
+
+export function decryptConnectionSecrets(keys: Keys, conn: StoredConnection): HttpsSecrets | null {
+  return conn.secrets_encrypted === null ? null : decryptJson<HttpsSecrets>(keys.secrets, conn.secrets_encrypted);
+}
+
+interface ConnectionRow extends Omit<StoredConnection, 'disabled' | 'secret_fingerprints'> {
+  disabled: boolean | number;
+  secret_fingerprints: string | null;
+}
+
+function toStoredConnection(row: ConnectionRow): StoredConnection {
+  return {
+    key: row.key,
+    name: row.name,
+    connection_type: row.connection_type,
+    access: row.access,
+    description: row.description,
+    // SQLite returns booleans as 0/1.
+    disabled: Boolean(row.disabled),
+    timeout_ms: row.timeout_ms,
+    origin: row.origin,
+    secrets_encrypted: row.secrets_encrypted,
+    secret_fingerprints: row.secret_fingerprints ? (JSON.parse(row.secret_fingerprints) as SecretFingerprints) : {},
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function byKey(a: { key: string }, b: { key: string }): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+function isPostgres(q: Queryable): boolean {
+  return (q.client as { dialect: string }).dialect === 'postgresql';
+}
+
+function onConflictUpdate(columns: string[]): string {
+  return `ON CONFLICT (key) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+}
+
+/*
+ * Bulk statements bind all their rows as ONE parameter, a JSON array of row arrays, which the
+ * database expands itself. However many rows, nothing is chunked, and neither backend pays for
+ * tens of thousands of bound parameters (PostgreSQL parses those slowly; SQLite caps them).
+ */
+
+type Column = [name: string, type: 'text' | 'integer' | 'boolean'];
+
+/** `SELECT <columns> FROM <the rows>`, the rows being the JSON bound to its one `?`. */
+function selectJsonRows(q: Queryable, columns: Column[]): string {
+  // Both read an element with `->>` as text (SQLite: as its SQL value); PostgreSQL needs the casts.
+  const fields = columns.map(([name, type], i) => `${type === 'text' ? `value ->> ${i}` : `CAST(value ->> ${i} AS ${type.toUpperCase()})`} AS ${name}`);
+  return `SELECT ${fields.join(', ')} FROM ${isPostgres(q) ? 'json_array_elements(?::json)' : 'json_each(?)'}`;
+}
+
+/** Arguments of whereRaw: `column IN (values)`. */
+function inList(q: Queryable, column: string, values: string[]): [string, Knex.Value[]] {
+  return [`${column} IN (${selectJsonRows(q, [['value', 'text']])})`, [JSON.stringify(values.map((v) => [v]))]];
+}
+
+async function insertRows(trx: Knex.Transaction, table: string, columns: Column[], rows: unknown[][], onConflict = ''): Promise<void> {
+  if (rows.length === 0) return;
+  const names = columns.map(([name]) => name).join(', ');
+  // `WHERE true`: SQLite's grammar needs it between INSERT … SELECT and ON CONFLICT.
+  await trx.raw(`INSERT INTO ${table} (${names}) ${selectJsonRows(trx, columns)} WHERE true ${onConflict}`, [JSON.stringify(rows)]);
+}
