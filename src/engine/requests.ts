@@ -1,0 +1,178 @@
+import crypto from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Knex } from 'knex';
+import type { Direction } from '../model/types.js';
+import type { Identity } from './identity.js';
+
+export type RequestStatus = 'pending' | 'in_processing' | 'paused' | 'complete' | 'error';
+export const REQUEST_STATUSES: readonly RequestStatus[] = ['pending', 'in_processing', 'paused', 'complete', 'error'];
+
+/** Execution steps, in order: pre-execution webhooks, the execution step, post-execution webhooks. */
+export type Step = 'pre' | 'execute' | 'post';
+
+export type TimelineOutcome =
+  | 'continue'
+  | 'halt'
+  | 'halt_ignored'
+  | 'error'
+  | 'skipped'
+  | 'executed'
+  | 'resumed'
+  | 'expired'
+  | 'retried';
+
+/** A `privacy_requests` row (migration 002). */
+export interface RequestRow {
+  id: string;
+  policy_key: string;
+  status: RequestStatus;
+  /** JSON of Identity. */
+  identity: string;
+  external_id: string | null;
+  created_at: string;
+  updated_at: string;
+  started_processing_at: string | null;
+  finished_processing_at: string | null;
+  paused_at: string | null;
+  failure_reason: string | null;
+  cursor_step: Step | null;
+  cursor_webhook_id: string | null;
+  cursor_position: number | null;
+  pause_webhook_id: string | null;
+  pause_token_jti: string | null;
+  pause_expires_at: string | null;
+  failed_step: Step | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  event_seq: number;
+}
+
+/** One timeline entry: a webhook call, the execution step, or a resume/retry/expiry. */
+export interface TimelineEntry {
+  webhook_key: string | null;
+  callback_type: Step | null;
+  direction: Direction | null;
+  status_code: number | null;
+  outcome: TimelineOutcome;
+  reason: string | null;
+  started_at: string;
+  duration_ms: number;
+}
+
+/** A privacy request as the API and the CLI show it. */
+export interface RequestView {
+  id: string;
+  policy_key: string;
+  status: RequestStatus;
+  identity: Identity;
+  external_id: string | null;
+  created_at: string;
+  started_processing_at: string | null;
+  finished_processing_at: string | null;
+  paused_at: string | null;
+  resume_endpoint: string | null;
+  failure_reason: string | null;
+  timeline: TimelineEntry[];
+}
+
+/** A timeline entry that is not a webhook call: the execution step, a resume, a retry, an expiry. */
+export function stepEvent(step: Step, outcome: TimelineOutcome, reason: string, at: Date = new Date()): TimelineEntry {
+  return { webhook_key: null, callback_type: step, direction: null, status_code: null, outcome, reason, started_at: at.toISOString(), duration_ms: 0 };
+}
+
+/** The columns of a pause, once it is over. */
+export const NOT_PAUSED = { pause_webhook_id: null, pause_token_jti: null, pause_expires_at: null } as const;
+
+export function newRequestId(): string {
+  return `pri_${crypto.randomUUID()}`;
+}
+
+/** The `reply-to` header value: the resume route without the `/api/v1` prefix, like Fides. */
+export function resumePath(id: string): string {
+  return `/privacy-request/${id}/resume`;
+}
+
+export function retryPath(id: string): string {
+  return `/privacy-request/${id}/retry`;
+}
+
+export function requestIdentity(row: RequestRow): Identity {
+  return JSON.parse(row.identity) as Identity;
+}
+
+export async function findRequest(knex: Knex, id: string): Promise<RequestRow | undefined> {
+  return knex('privacy_requests').where({ id }).first();
+}
+
+/**
+ * Change the requests that still match `guard` (the expected status, pause or lease) and
+ * append `event` to each one's timeline, atomically; the same update allocates the events'
+ * seq. Returns the updated rows: none when the guard no longer matches (someone else moved
+ * the request meanwhile).
+ */
+export async function transition(
+  knex: Knex,
+  guard: Partial<RequestRow> | ((query: Knex.QueryBuilder) => void),
+  changes: Partial<RequestRow>,
+  event?: TimelineEntry,
+): Promise<RequestRow[]> {
+  const apply = async (trx: Knex) => {
+    const update: Record<string, unknown> = { ...changes, updated_at: new Date().toISOString() };
+    if (event) update.event_seq = trx.raw('event_seq + 1');
+    const rows: RequestRow[] = await trx('privacy_requests').where(guard).update(update).returning('*');
+    if (event && rows.length > 0) {
+      await trx('privacy_request_events').insert(rows.map((row) => ({ privacy_request_id: row.id, seq: row.event_seq, ...event })));
+    }
+    return rows;
+  };
+  return event ? knex.transaction(apply) : apply(knex);
+}
+
+/** Rows with their timelines (one query for all the events). */
+export async function toViews(knex: Knex, rows: RequestRow[]): Promise<RequestView[]> {
+  if (rows.length === 0) return [];
+  const events: (TimelineEntry & { privacy_request_id: string })[] = await knex('privacy_request_events')
+    .whereIn(
+      'privacy_request_id',
+      rows.map((r) => r.id),
+    )
+    .orderBy([{ column: 'privacy_request_id' }, { column: 'seq' }])
+    .select('privacy_request_id', 'webhook_key', 'callback_type', 'direction', 'status_code', 'outcome', 'reason', 'started_at', 'duration_ms');
+  const timelines = new Map<string, TimelineEntry[]>(rows.map((r) => [r.id, []]));
+  for (const { privacy_request_id, ...entry } of events) timelines.get(privacy_request_id)!.push(entry);
+  return rows.map((row) => ({
+    id: row.id,
+    policy_key: row.policy_key,
+    status: row.status,
+    identity: requestIdentity(row),
+    external_id: row.external_id,
+    created_at: row.created_at,
+    started_processing_at: row.started_processing_at,
+    finished_processing_at: row.finished_processing_at,
+    paused_at: row.paused_at,
+    resume_endpoint: row.status === 'paused' ? resumePath(row.id) : row.status === 'error' ? retryPath(row.id) : null,
+    failure_reason: row.failure_reason,
+    timeline: timelines.get(row.id)!,
+  }));
+}
+
+export async function toView(knex: Knex, row: RequestRow): Promise<RequestView> {
+  const [view] = await toViews(knex, [row]);
+  return view!;
+}
+
+/**
+ * In-process wake-up: creating, resuming or retrying a request announces work, and the
+ * workers of this process claim it at once instead of at their next poll. Other processes
+ * (several `serve` on one PostgreSQL) find it by polling.
+ */
+const workQueued = new EventEmitter().setMaxListeners(0);
+
+export function announceWork(): void {
+  workQueued.emit('work');
+}
+
+export function onWorkQueued(listener: () => void): () => void {
+  workQueued.on('work', listener);
+  return () => workQueued.off('work', listener);
+}

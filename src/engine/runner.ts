@@ -1,0 +1,190 @@
+import type { Knex } from 'knex';
+import type { Phase } from '../model/types.js';
+import type { Keys } from '../state/keys.js';
+import { loadWebhookList, type RunnableWebhook } from './config-source.js';
+import { mergeIdentity } from './identity.js';
+import { interpretCall } from './outcome.js';
+import { issueReplyToken } from './reply-token.js';
+import { requestIdentity, resumePath, stepEvent, transition, type RequestRow, type Step, type TimelineEntry } from './requests.js';
+import type { WebhookClient } from './webhook-client.js';
+
+export interface ExecutionSettings {
+  /** Timeout of a webhook call whose connection sets none. */
+  webhookTimeoutMs: number;
+  /** Reply-to token lifetime, and so how long a pause lasts. */
+  resumeTimeoutMinutes: number;
+  /** How long a claim holds without renewal; after that another worker takes the request over. */
+  leaseMs: number;
+}
+
+export interface RunContext extends ExecutionSettings {
+  knex: Knex;
+  keys: Keys;
+  /** The lease owner id of the worker running this. */
+  owner: string;
+  client: WebhookClient;
+  /** True once the worker stops: the current call finishes, then the request is released. */
+  stopping(): boolean;
+  /** Aborted when the worker stops without waiting: the current call is abandoned, the request released. */
+  signal: AbortSignal;
+}
+
+/** The lease was taken over (this worker stalled past it): stop without writing anything. */
+class LeaseLost extends Error {}
+
+function unlessLeaseLost(err: unknown): void {
+  if (!(err instanceof LeaseLost)) throw err;
+}
+
+/**
+ * Execute a request this worker has claimed, from its cursor, until it completes, errors,
+ * pauses or is released. Each webhook's result (timeline entry, derived identity, cursor,
+ * status) is committed before the next call, and only while the lease is still ours.
+ */
+export async function executeClaimed(ctx: RunContext, claimed: RequestRow): Promise<void> {
+  await new Execution(ctx, claimed).run();
+}
+
+class Execution {
+  constructor(
+    private readonly ctx: RunContext,
+    private row: RequestRow,
+  ) {}
+
+  async run(): Promise<void> {
+    try {
+      while (this.row.status === 'in_processing' && this.row.lease_owner === this.ctx.owner) {
+        if (this.ctx.stopping()) return await this.release();
+        const step = this.row.cursor_step ?? 'pre';
+        if (step === 'execute') await this.execute();
+        else await this.runWebhooks(step);
+      }
+    } catch (err) {
+      if (err instanceof LeaseLost) return;
+      if (this.ctx.signal.aborted) return await this.release();
+      const step = this.row.cursor_step ?? 'pre';
+      await this.save(failed(step, `internal error in the ${step} step: ${(err as Error).message}`)).catch(unlessLeaseLost);
+    }
+  }
+
+  /** The execution step: connectors are out of scope; it records the identity it would use. */
+  private async execute(): Promise<void> {
+    const identity = requestIdentity(this.row);
+    await this.save({ ...CURSOR_DONE, cursor_step: 'post' }, stepEvent('execute', 'executed', `identity ${JSON.stringify(identity)}`));
+  }
+
+  private async runWebhooks(phase: Phase): Promise<void> {
+    const list = await loadWebhookList(this.ctx.knex, this.ctx.keys, this.row.policy_key, phase);
+    const remaining = remainingAfterCursor(list, this.row);
+    for (const [i, hook] of remaining.entries()) {
+      if (this.ctx.stopping()) return this.release();
+      const { changes, event } = await this.call(hook, phase);
+      // The last call of a step that goes on also ends the step, in the same write.
+      const stepEnds = i === remaining.length - 1 && changes.status === undefined;
+      await this.save(stepEnds ? { ...changes, ...stepDone(phase) } : changes, event);
+      if (this.row.status !== 'in_processing') return;
+    }
+    if (remaining.length === 0) await this.save(stepDone(phase));
+  }
+
+  private async call(hook: RunnableWebhook, phase: Phase): Promise<{ changes: Partial<RequestRow>; event: TimelineEntry }> {
+    const started = new Date();
+    const entry = (fields: Pick<TimelineEntry, 'outcome' | 'reason'> & Partial<TimelineEntry>): TimelineEntry => ({
+      webhook_key: hook.key,
+      callback_type: phase,
+      direction: hook.direction,
+      status_code: null,
+      started_at: started.toISOString(),
+      duration_ms: 0,
+      ...fields,
+    });
+    const after = { cursor_webhook_id: hook.id, cursor_position: hook.position };
+    if (hook.disabled) {
+      return { changes: after, event: entry({ outcome: 'skipped', reason: `connection '${hook.connection_key}' is disabled` }) };
+    }
+    if (!hook.secrets) {
+      const reason = `webhook '${hook.key}' cannot be called: connection '${hook.connection_key}' has no secrets`;
+      return { changes: failed(phase, reason), event: entry({ outcome: 'error', reason }) };
+    }
+
+    const identity = requestIdentity(this.row);
+    const reply =
+      hook.direction === 'two_way' && phase === 'pre'
+        ? await issueReplyToken(this.ctx.keys.replyToken, { webhookId: hook.id, privacyRequestId: this.row.id }, this.ctx.resumeTimeoutMinutes, started)
+        : undefined;
+    const result = await this.ctx.client.call({
+      url: hook.secrets.url,
+      authorization: hook.secrets.authorization,
+      body: { privacy_request_id: this.row.id, direction: hook.direction, callback_type: phase, identity },
+      replyTo: reply && { path: resumePath(this.row.id), token: reply.token },
+      timeoutMs: hook.timeout_ms ?? this.ctx.webhookTimeoutMs,
+      signal: this.ctx.signal,
+    });
+    const outcome = interpretCall({ key: hook.key, direction: hook.direction, phase }, result);
+    const event = entry({
+      outcome: outcome.outcome,
+      reason: outcome.reason,
+      status_code: 'status' in result ? result.status : null,
+      duration_ms: result.durationMs,
+    });
+    const merged = Object.keys(outcome.derived).length > 0 ? { identity: JSON.stringify(mergeIdentity(identity, outcome.derived)) } : {};
+
+    switch (outcome.outcome) {
+      case 'error':
+        return { changes: failed(phase, outcome.reason!), event };
+      case 'halt':
+        return {
+          changes: {
+            ...after,
+            ...merged,
+            status: 'paused',
+            paused_at: new Date().toISOString(),
+            pause_webhook_id: hook.id,
+            pause_token_jti: reply!.claims.jti,
+            pause_expires_at: new Date(reply!.claims.exp * 1000).toISOString(),
+            ...RELEASED,
+          },
+          event,
+        };
+      default:
+        return { changes: { ...after, ...merged }, event };
+    }
+  }
+
+  /** Commit changes (and renew the lease) if the lease is still ours. */
+  private async save(changes: Partial<RequestRow>, event?: TimelineEntry): Promise<void> {
+    const renewal = changes.lease_owner === null ? {} : { lease_expires_at: new Date(Date.now() + this.ctx.leaseMs).toISOString() };
+    const [next] = await transition(this.ctx.knex, { id: this.row.id, lease_owner: this.ctx.owner }, { ...changes, ...renewal }, event);
+    if (!next) throw new LeaseLost();
+    this.row = next;
+  }
+
+  /** Give the request back, cursor as it is: the next claim continues where this one stopped. */
+  private async release(): Promise<void> {
+    await this.save(RELEASED).catch(unlessLeaseLost);
+  }
+}
+
+const RELEASED = { lease_owner: null, lease_expires_at: null } as const;
+const CURSOR_DONE = { cursor_step: null, cursor_webhook_id: null, cursor_position: null } as const;
+
+/** Where a finished webhook step leads: the execution step, or completion. */
+function stepDone(phase: Phase): Partial<RequestRow> {
+  return phase === 'pre'
+    ? { ...CURSOR_DONE, cursor_step: 'execute' }
+    : { status: 'complete', finished_processing_at: new Date().toISOString(), ...CURSOR_DONE, ...RELEASED };
+}
+
+function failed(step: Step, reason: string): Partial<RequestRow> {
+  return { status: 'error', failure_reason: reason, failed_step: step, finished_processing_at: new Date().toISOString(), ...RELEASED };
+}
+
+/**
+ * The webhooks after the cursor's: after the cursor webhook's current position (as Fides
+ * does), or after the position it had if it has been deleted since.
+ */
+function remainingAfterCursor(list: RunnableWebhook[], row: RequestRow): RunnableWebhook[] {
+  if (row.cursor_webhook_id === null || row.cursor_position === null) return list;
+  const after = list.find((h) => h.id === row.cursor_webhook_id)?.position ?? row.cursor_position;
+  return list.filter((h) => h.position > after);
+}

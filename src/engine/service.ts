@@ -1,0 +1,314 @@
+/**
+ * The privacy-request operations behind the HTTP routes and the CLI, free of HTTP: each
+ * returns the Fides status code and body (`{detail}` on errors) for the route to send.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Knex } from 'knex';
+import type { Database } from '../state/database.js';
+import type { Keys } from '../state/keys.js';
+import { existingPolicyKeys } from './config-source.js';
+import { emptyIdentity, fieldList, mergeIdentity, parseIdentity, type Identity } from './identity.js';
+import { checkReplyToken } from './reply-token.js';
+import {
+  NOT_PAUSED,
+  announceWork,
+  findRequest,
+  newRequestId,
+  requestIdentity,
+  stepEvent,
+  toView,
+  toViews,
+  transition,
+  type RequestRow,
+  type RequestStatus,
+  type RequestView,
+} from './requests.js';
+
+/** A body validation problem, as in Fides' 422 `{"detail": [...]}`. */
+export interface ValidationIssue {
+  loc: string[];
+  msg: string;
+  type: string;
+}
+
+export type ServiceError = {
+  status: 400 | 401 | 403 | 404 | 422;
+  body: { detail: string | ValidationIssue[] };
+  headers?: Record<string, string>;
+};
+
+export type ServiceResult<T> = { status: 200; body: T } | ServiceError;
+
+export interface PrivacyRequestInput {
+  policy_key: string;
+  identity: { email?: string | null; phone_number?: string | null };
+  external_id?: string | null;
+}
+
+export interface CreateResult {
+  succeeded: RequestView[];
+  failed: { message: string; data: PrivacyRequestInput }[];
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  page: number;
+  size: number;
+}
+
+export const PAUSE_EXPIRED = 'paused request expired';
+const NOT_AUTHORIZED = 'Not Authorized for this action';
+
+function fail(status: ServiceError['status'], detail: ServiceError['body']['detail']): ServiceError {
+  return { status, body: { detail } };
+}
+
+function notFound(id: string): ServiceError {
+  return fail(404, `No privacy request found with id '${id}'.`);
+}
+
+/** Queue requests (status `pending`); each item that cannot be queued is a `failed` entry. */
+export async function createPrivacyRequests(db: Database, items: PrivacyRequestInput[]): Promise<CreateResult> {
+  const policies = await existingPolicyKeys(
+    db.knex,
+    items.map((i) => i.policy_key),
+  );
+  const now = new Date().toISOString();
+  const failed: CreateResult['failed'] = [];
+  const rows: RequestRow[] = [];
+  for (const item of items) {
+    const identity = parseIdentity(item.identity);
+    if ('problem' in identity) {
+      failed.push({ message: `${['identity', ...identity.problem.loc].join('.')}: ${identity.problem.msg}`, data: item });
+    } else if (Object.keys(identity.values).length === 0) {
+      failed.push({ message: 'You must provide at least one identity to process', data: item });
+    } else if (!policies.has(item.policy_key)) {
+      failed.push({ message: `Policy with key ${item.policy_key} does not exist`, data: item });
+    } else {
+      rows.push(newRow(item, mergeIdentity(emptyIdentity(), identity.values), now));
+    }
+  }
+  if (rows.length > 0) {
+    await db.knex('privacy_requests').insert(rows);
+    announceWork();
+  }
+  return { succeeded: await toViews(db.knex, rows), failed };
+}
+
+function newRow(item: PrivacyRequestInput, identity: Identity, now: string): RequestRow {
+  return {
+    id: newRequestId(),
+    policy_key: item.policy_key,
+    status: 'pending',
+    identity: JSON.stringify(identity),
+    external_id: item.external_id ?? null,
+    created_at: now,
+    updated_at: now,
+    started_processing_at: null,
+    finished_processing_at: null,
+    paused_at: null,
+    failure_reason: null,
+    cursor_step: 'pre',
+    cursor_webhook_id: null,
+    cursor_position: null,
+    pause_webhook_id: null,
+    pause_token_jti: null,
+    pause_expires_at: null,
+    failed_step: null,
+    lease_owner: null,
+    lease_expires_at: null,
+    event_seq: 0,
+  };
+}
+
+export async function getPrivacyRequest(db: Database, id: string): Promise<ServiceResult<RequestView>> {
+  const row = await findRequest(db.knex, id);
+  return row ? { status: 200, body: await toView(db.knex, row) } : notFound(id);
+}
+
+/** Newest first. `id` matches a prefix, as in Fides. */
+export async function listPrivacyRequests(
+  db: Database,
+  query: { id?: string; status?: RequestStatus; page?: number; size?: number },
+): Promise<Page<RequestView>> {
+  const page = query.page ?? 1;
+  const size = query.size ?? 50;
+  const filtered = db.knex('privacy_requests').where((q) => {
+    if (query.id) q.whereRaw("id LIKE ? ESCAPE '\\'", [`${query.id.replace(/[\\%_]/g, '\\$&')}%`]);
+    if (query.status) q.where('status', query.status);
+  });
+  const [counted, rows] = await Promise.all([
+    filtered.clone().count<{ n: number | string }[]>({ n: '*' }),
+    filtered
+      .clone()
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ])
+      .limit(size)
+      .offset((page - 1) * size)
+      .select<RequestRow[]>('*'),
+  ]);
+  return { items: await toViews(db.knex, rows), total: Number(counted[0]?.n ?? 0), page, size };
+}
+
+/**
+ * `POST /privacy-request/{id}/resume`, authorized by the reply-to token of the pause (contract
+ * section 5, checks in its order). The derived identity is merged only when the resume
+ * succeeds; the token's jti is the pause's, so a token works once.
+ */
+export async function resumePrivacyRequest(
+  db: Database,
+  keys: Keys,
+  id: string,
+  authorization: string | undefined,
+  body: unknown,
+  now: Date = new Date(),
+): Promise<ServiceResult<RequestView>> {
+  const token = /^Bearer +(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+  if (!token) return { ...fail(401, 'Failed to authenticate'), headers: { 'WWW-Authenticate': 'Bearer' } };
+  const check = await checkReplyToken(keys.replyToken, token, now);
+  if (check.kind === 'invalid' || check.claims.privacy_request_id !== id) return fail(403, NOT_AUTHORIZED);
+  if (check.kind === 'expired') return fail(403, 'Webhook token expired');
+
+  const found = await findRequest(db.knex, id);
+  if (!found) return notFound(id);
+  const derived = parseResumeBody(body);
+  if ('issues' in derived) return fail(422, derived.issues);
+  const { claims } = check;
+  const row = await pauseCommitted(db, found, claims.webhook_id);
+  const notPaused = (current: RequestRow) => fail(400, `Invalid resume request: privacy request '${id}' status = ${current.status}.`);
+  const refusal = (current: RequestRow) =>
+    current.status !== 'paused'
+      ? notPaused(current)
+      : current.pause_webhook_id !== claims.webhook_id || current.pause_token_jti !== claims.jti
+        ? fail(403, NOT_AUTHORIZED)
+        : undefined;
+  const refused = refusal(row);
+  if (refused) return refused;
+
+  const fields = fieldList(derived.values);
+  const [resumed] = await transition(
+    db.knex,
+    { id, status: 'paused', pause_token_jti: claims.jti },
+    {
+      status: 'in_processing',
+      identity: JSON.stringify(mergeIdentity(requestIdentity(row), derived.values)),
+      ...NOT_PAUSED,
+    },
+    stepEvent('pre', 'resumed', fields ? `resumed; derived identity merged: ${fields}` : 'resumed', now),
+  );
+  if (!resumed) {
+    // Expired or resumed by a concurrent call since we read it (requests are never deleted).
+    const current = (await findRequest(db.knex, id))!;
+    return refusal(current) ?? notPaused(current);
+  }
+  announceWork();
+  return { status: 200, body: await toView(db.knex, resumed) };
+}
+
+/** How long a resume waits for the worker running the request to commit the pause it answers. */
+const PAUSE_COMMIT_WAIT_MS = 2_000;
+
+/**
+ * A webhook may resume while it is still answering `halt: true`, before the worker has
+ * committed the pause. While a worker runs the request's pre-execution step and has not yet
+ * recorded the token's webhook, wait (briefly) for it rather than refuse the resume.
+ */
+async function pauseCommitted(db: Database, row: RequestRow, webhookId: string): Promise<RequestRow> {
+  const deadline = Date.now() + PAUSE_COMMIT_WAIT_MS;
+  let current = row;
+  while (
+    current.status === 'in_processing' &&
+    current.lease_owner !== null &&
+    current.cursor_step === 'pre' &&
+    current.cursor_webhook_id !== webhookId &&
+    Date.now() < deadline
+  ) {
+    await sleep(25);
+    current = (await findRequest(db.knex, row.id)) ?? current;
+  }
+  return current;
+}
+
+/** `{"derived_identity": {...}}` or `{}` (no body counts as `{}`). */
+function parseResumeBody(body: unknown): { values: Partial<Identity> } | { issues: ValidationIssue[] } {
+  if (body === undefined) return { values: {} };
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { issues: [{ loc: ['body'], msg: 'value is not a valid dict', type: 'type_error.dict' }] };
+  }
+  const extra = Object.keys(body).filter((k) => k !== 'derived_identity');
+  if (extra.length > 0) {
+    return { issues: extra.map((k) => ({ loc: ['body', k], msg: 'extra fields not permitted', type: 'value_error.extra' })) };
+  }
+  const given = (body as { derived_identity?: unknown }).derived_identity;
+  if (given === undefined || given === null) return { values: {} };
+  const identity = parseIdentity(given);
+  if ('problem' in identity) {
+    const { loc, msg, type } = identity.problem;
+    return { issues: [{ loc: ['body', 'derived_identity', ...loc], msg, type }] };
+  }
+  return identity;
+}
+
+/** `POST /privacy-request/{id}/retry`: an `error` request runs again from its failed step. */
+export async function retryPrivacyRequest(db: Database, id: string): Promise<ServiceResult<RequestView>> {
+  const row = await findRequest(db.knex, id);
+  if (!row) return notFound(id);
+  if (row.status !== 'error') {
+    return fail(400, `Cannot restart privacy request from failure: privacy request '${id}' status = ${row.status}.`);
+  }
+  if (!row.failed_step) return fail(400, `Cannot restart privacy request from failure '${id}'; no failed step or collection.`);
+  const [retried] = await transition(
+    db.knex,
+    { id, status: 'error' },
+    {
+      status: 'in_processing',
+      cursor_step: row.failed_step,
+      cursor_webhook_id: null,
+      cursor_position: null,
+      failed_step: null,
+      failure_reason: null,
+      finished_processing_at: null,
+    },
+    stepEvent(row.failed_step, 'retried', `retrying from the ${row.failed_step} step`),
+  );
+  if (!retried) return retryPrivacyRequest(db, id);
+  announceWork();
+  return { status: 200, body: await toView(db.knex, retried) };
+}
+
+const EXPIRY_BATCH = 500;
+
+function expiredPause(q: Knex.QueryBuilder, at: string): Knex.QueryBuilder {
+  return q.where('status', 'paused').where('pause_expires_at', '<=', at);
+}
+
+/**
+ * Paused requests whose reply-to token has expired become `error` ("paused request
+ * expired"). Unlike Fides they keep a failed step (pre), so that `/retry` can run them again.
+ * Returns how many expired.
+ */
+export async function expirePausedRequests(db: Database, now: Date = new Date()): Promise<number> {
+  const at = now.toISOString();
+  let expired = 0;
+  for (;;) {
+    const rows = await transition(
+      db.knex,
+      // The outer conditions again: PostgreSQL rechecks them (not the subquery) on rows a
+      // concurrent resume changed meanwhile.
+      (q) => expiredPause(q, at).whereIn('id', expiredPause(db.knex('privacy_requests').select('id'), at).limit(EXPIRY_BATCH)),
+      {
+        status: 'error',
+        failure_reason: PAUSE_EXPIRED,
+        failed_step: 'pre',
+        finished_processing_at: at,
+        ...NOT_PAUSED,
+      },
+      stepEvent('pre', 'expired', PAUSE_EXPIRED, now),
+    );
+    expired += rows.length;
+    if (rows.length < EXPIRY_BATCH) return expired;
+  }
+}
