@@ -1,13 +1,44 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { ExitCode } from '../errors.js';
+import { countBySeverity, DIAGNOSTIC_FORMATS, type DiagnosticFormat, formatDiagnostics, plural } from '../manifest/diagnostics.js';
+import { loadManifests } from '../manifest/load.js';
+import { globalOptions, painter } from './context.js';
 
-// Placeholder wiring; the manifest loader lands with the manifest module.
 export function registerValidate(program: Command): Command {
   return program
     .command('validate')
     .description('load and validate manifests offline (no state, no secrets)')
     .argument('[paths...]', 'manifest files or folders', ['.'])
-    .option('--format <format>', 'text | json | github', 'text')
-    .action(async () => {
-      throw new Error('validate is not wired yet');
+    .addOption(new Option('--format <format>', 'output format').choices(DIAGNOSTIC_FORMATS).default('text'))
+    .action((paths: string[], opts: { format: DiagnosticFormat }, cmd: Command) => {
+      const { output, exitCode } = runValidate(paths, opts.format, globalOptions(cmd).color);
+      process.stdout.write(output);
+      // Not thrown: the diagnostics are the whole report, no `error:` line after them.
+      process.exitCode = exitCode;
     });
+}
+
+/** Exit 0 when valid (warnings allowed), 3 when any error. */
+export function runValidate(
+  paths: string[],
+  format: DiagnosticFormat,
+  color: boolean,
+  cwd: string = process.cwd(),
+): { output: string; exitCode: number } {
+  const { state, diagnostics, sources } = loadManifests(paths, { cwd });
+  let output = formatDiagnostics(diagnostics, format, { color, sources });
+  if (format === 'text' && state) {
+    const webhooks = state.policies.reduce(
+      (n, p) => n + (p.pre_execution_webhooks?.length ?? 0) + (p.post_execution_webhooks?.length ?? 0),
+      0,
+    );
+    const counts = [
+      plural(state.files.length, 'file'),
+      plural(state.connections.length, 'connection'),
+      plural(state.policies.length, 'policy', 'policies'),
+      plural(webhooks, 'webhook'),
+    ];
+    output += `${painter(color).green(`✓ ${counts.join(', ')}: valid`)}\n`;
+  }
+  return { output, exitCode: countBySeverity(diagnostics).errors > 0 ? ExitCode.invalid : ExitCode.ok };
 }

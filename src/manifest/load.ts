@@ -1,0 +1,106 @@
+/**
+ * Manifest paths → the desired state, or every problem at once. Offline: no state database,
+ * no secret resolution. Synchronous and light (yaml + ajv only) so `hookctl validate` is fast.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import manifestSchema from '../../schemas/manifest.schema.json' with { type: 'json' };
+import type { Access, Direction } from '../model/types.js';
+import { countBySeverity, type Diagnostic, sortDiagnostics, unpositioned } from './diagnostics.js';
+import { createSchemaChecker } from './schema-check.js';
+import { checkManifestSet, type Entry, type ManifestEntries } from './semantics.js';
+import type { DesiredConnection, DesiredPolicy, DesiredState, DesiredWebhook, SecretInput, SecretRef } from './types.js';
+import { collectYamlFiles, parseYamlText, type YamlDocument } from './yaml-source.js';
+
+/** Fields as the schema guarantees them once a document validates. */
+interface ConnectionFields {
+  name: string;
+  access?: Access;
+  description?: string | null;
+  disabled?: boolean;
+  timeout_ms?: number;
+  secrets: { url: string | SecretRef; authorization: SecretRef };
+}
+interface WebhookFields {
+  name: string;
+  connection_config_key: string;
+  direction: Direction;
+}
+
+let schemaChecker: ((doc: YamlDocument) => Diagnostic[]) | undefined;
+
+export function loadManifests(
+  paths: string[],
+  opts: { cwd: string },
+): { state: DesiredState | null; diagnostics: Diagnostic[]; sources: Map<string, string> } {
+  const { files, diagnostics } = collectYamlFiles(paths, opts.cwd);
+  const sources = new Map<string, string>();
+  const documents: YamlDocument[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.resolve(opts.cwd, file), 'utf8');
+    } catch (err) {
+      diagnostics.push({ ...unpositioned(file), severity: 'error', code: 'read-error', message: `cannot read the file: ${(err as Error).message}`, path: '' });
+      continue;
+    }
+    sources.set(file, text);
+    const parsed = parseYamlText(file, text);
+    diagnostics.push(...parsed.diagnostics);
+    documents.push(...parsed.documents);
+  }
+  // A document left out (unreadable, bad syntax) may declare the connections others refer to.
+  const referencesComplete = !diagnostics.some((d) => d.severity === 'error' && d.code !== 'duplicate-key');
+
+  schemaChecker ??= createSchemaChecker(manifestSchema);
+  for (const doc of documents) diagnostics.push(...schemaChecker(doc));
+  const checked = checkManifestSet(documents, { referencesComplete });
+  diagnostics.push(...checked.diagnostics);
+
+  const sorted = sortDiagnostics(diagnostics, files);
+  const state = countBySeverity(sorted).errors === 0 ? desiredState(checked.entries, files, sources, opts.cwd) : null;
+  return { state, diagnostics: sorted, sources };
+}
+
+/** Only called once everything validated: the fields have the schema's shapes. */
+function desiredState(entries: ManifestEntries, files: string[], sources: Map<string, string>, cwd: string): DesiredState {
+  const connections = entries.connections.map((c): DesiredConnection => {
+    const f = c.fields as unknown as ConnectionFields;
+    const baseDir = path.dirname(path.resolve(cwd, c.doc.file));
+    const secret = (s: string | SecretRef): SecretInput => (typeof s === 'string' ? { value: s } : { ref: s, baseDir });
+    return {
+      key: c.key!,
+      name: f.name,
+      connection_type: 'https',
+      access: f.access ?? 'read',
+      description: f.description ?? null,
+      disabled: f.disabled ?? false,
+      timeout_ms: f.timeout_ms ?? null,
+      secrets: { url: secret(f.secrets.url), authorization: secret(f.secrets.authorization) },
+      span: c.doc.spanOf(c.path),
+    };
+  });
+  const webhook = (w: Entry): DesiredWebhook => {
+    const f = w.fields as unknown as WebhookFields;
+    return { key: w.key!, name: f.name, connection_config_key: f.connection_config_key, direction: f.direction, span: w.doc.spanOf(w.path) };
+  };
+  const policies = entries.policies.map((p): DesiredPolicy => ({
+    key: p.key!,
+    name: p.fields.name as string,
+    ...(p.lists.pre ? { pre_execution_webhooks: p.lists.pre.map(webhook) } : {}),
+    ...(p.lists.post ? { post_execution_webhooks: p.lists.post.map(webhook) } : {}),
+    span: p.doc.spanOf(p.path),
+  }));
+  return { connections, policies, files, digest: manifestDigest(files, sources) };
+}
+
+function manifestDigest(files: string[], sources: Map<string, string>): string {
+  const hash = createHash('sha256');
+  for (const file of files) {
+    const content = Buffer.from(sources.get(file) ?? '', 'utf8');
+    // Length-prefixed so that no two different file sets hash alike.
+    hash.update(`${file}\n${content.length}\n`).update(content);
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,189 @@
+/**
+ * The checks a JSON Schema cannot express, across ALL documents of a manifest set: unique
+ * keys and names, derived keys, references to connections, the webhook URL rule. Runs on
+ * documents that may have failed the schema, so it reads fields defensively and leaves shape
+ * problems to the schema's diagnostics.
+ */
+import { FIDES_KEY_PATTERN, keyFromName } from '../model/keys.js';
+import { type Phase, PHASES } from '../model/types.js';
+import { type Diagnostic, formatPath, formatPosition } from './diagnostics.js';
+import { checkWebhookUrl } from './secrets.js';
+import { didYouMean } from './suggest.js';
+import type { YamlDocument } from './yaml-source.js';
+
+type Segment = string | number;
+type Fields = Record<string, unknown>;
+
+/** A connection, policy or webhook mapping where it was found, with its (maybe derived) key. */
+export interface Entry {
+  doc: YamlDocument;
+  path: Segment[];
+  fields: Fields;
+  /** Undefined when neither a usable key nor name is there (other diagnostics say why). */
+  key: string | undefined;
+  /** Where the key comes from: the `key` field, or `name` when derived. */
+  keyPath: Segment[];
+}
+
+export interface PolicyEntry extends Entry {
+  /** Per phase; absent when the manifest omits the list (not managed). */
+  lists: Partial<Record<Phase, Entry[]>>;
+}
+
+export interface ManifestEntries {
+  connections: Entry[];
+  policies: PolicyEntry[];
+}
+
+const LIST_FIELD: Record<Phase, 'pre_execution_webhooks' | 'post_execution_webhooks'> = {
+  pre: 'pre_execution_webhooks',
+  post: 'post_execution_webhooks',
+};
+const PHASE_WORD: Record<Phase, string> = { pre: 'pre-execution', post: 'post-execution' };
+
+/**
+ * `referencesComplete`: every document could be read, so a connection that is not found is
+ * really undeclared (not hidden in a file with a syntax error).
+ */
+export function checkManifestSet(
+  docs: readonly YamlDocument[],
+  opts: { referencesComplete: boolean },
+): { diagnostics: Diagnostic[]; entries: ManifestEntries } {
+  const diagnostics: Diagnostic[] = [];
+  const report = (entry: { doc: YamlDocument }, at: Segment[], code: string, message: string, hint?: string) =>
+    diagnostics.push({
+      ...entry.doc.spanOf(at),
+      severity: 'error',
+      code,
+      message,
+      path: formatPath(at),
+      ...(hint ? { hint } : {}),
+    });
+
+  const entry = (doc: YamlDocument, path: Segment[], fields: Fields): Entry => {
+    if (typeof fields.key === 'string') return { doc, path, fields, key: fields.key, keyPath: [...path, 'key'] };
+    const namePath = [...path, 'name'];
+    if (typeof fields.name !== 'string') return { doc, path, fields, key: undefined, keyPath: namePath };
+    const derived = keyFromName(fields.name);
+    if (!FIDES_KEY_PATTERN.test(derived)) {
+      report(
+        { doc },
+        namePath,
+        'invalid-derived-key',
+        `no key can be derived from name '${fields.name}' (it gives '${derived}')`,
+        "set `key` explicitly (letters, digits, '.', '_' or '-')",
+      );
+      return { doc, path, fields, key: undefined, keyPath: namePath };
+    }
+    return { doc, path, fields, key: derived, keyPath: namePath };
+  };
+
+  const entries: ManifestEntries = { connections: [], policies: [] };
+  for (const doc of docs) {
+    const root = asFields(doc.value);
+    mappingsOf(root?.connection).forEach(([i, fields]) => entries.connections.push(entry(doc, ['connection', i], fields)));
+    mappingsOf(root?.policy).forEach(([i, fields]) => {
+      const policy: PolicyEntry = { ...entry(doc, ['policy', i], fields), lists: {} };
+      for (const phase of PHASES) {
+        const list = fields[LIST_FIELD[phase]];
+        if (!Array.isArray(list)) continue;
+        policy.lists[phase] = mappingsOf(list).map(([j, w]) => entry(doc, ['policy', i, LIST_FIELD[phase], j], w));
+      }
+      entries.policies.push(policy);
+    });
+  }
+
+  const derivedNote = (e: Entry) => (e.keyPath.at(-1) === 'name' ? ` (derived from name '${String(e.fields.name)}')` : '');
+  const policyLabel = (p: PolicyEntry) => (p.key === undefined ? formatPath(p.path) : `policy '${p.key}'`);
+
+  // Unique keys: the later declaration is the error; it names the first one's position.
+  const firstConnection = new Map<string, Entry>();
+  for (const c of entries.connections) {
+    if (c.key === undefined) continue;
+    const first = firstConnection.get(c.key);
+    if (!first) firstConnection.set(c.key, c);
+    else {
+      report(c, c.keyPath, 'duplicate-connection-key', `connection key '${c.key}'${derivedNote(c)} is already declared at ${where(first)}`, 'connection keys must be unique across all manifest files');
+    }
+  }
+  const firstPolicy = new Map<string, Entry>();
+  for (const p of entries.policies) {
+    if (p.key === undefined) continue;
+    const first = firstPolicy.get(p.key);
+    if (!first) firstPolicy.set(p.key, p);
+    else {
+      report(p, p.keyPath, 'duplicate-policy-key', `policy key '${p.key}'${derivedNote(p)} is already declared at ${where(first)}`, 'policy keys must be unique across all manifest files');
+    }
+  }
+
+  // Fides keeps webhook keys and names unique per table (phase), across all policies.
+  for (const phase of PHASES) {
+    const byKey = new Map<string, [Entry, PolicyEntry]>();
+    const byName = new Map<string, [Entry, PolicyEntry]>();
+    for (const policy of entries.policies) {
+      for (const w of policy.lists[phase] ?? []) {
+        const owner = ([found, foundIn]: [Entry, PolicyEntry]) =>
+          `${where(found)} (${policyLabel(foundIn)}${found.keyPath.at(-1) === 'name' ? ', key derived from its name' : ''})`;
+        if (w.key !== undefined) {
+          const first = byKey.get(w.key);
+          if (!first) byKey.set(w.key, [w, policy]);
+          else {
+            report(w, w.keyPath, 'duplicate-webhook-key', `${PHASE_WORD[phase]} webhook key '${w.key}'${derivedNote(w)} is already used at ${owner(first)}`, `${PHASE_WORD[phase]} webhook keys are unique across all policies (as in Fides): ${w.keyPath.at(-1) === 'name' ? 'set `key`' : 'choose another key'}`);
+          }
+        }
+        if (typeof w.fields.name === 'string') {
+          const first = byName.get(w.fields.name);
+          if (!first) byName.set(w.fields.name, [w, policy]);
+          else {
+            report(w, [...w.path, 'name'], 'duplicate-webhook-name', `${PHASE_WORD[phase]} webhook name '${w.fields.name}' is already used at ${owner(first)}`, `${PHASE_WORD[phase]} webhook names are unique across all policies (as in Fides): rename one`);
+          }
+        }
+      }
+    }
+  }
+
+  if (opts.referencesComplete) {
+    const declared = [...firstConnection.keys()];
+    for (const policy of entries.policies) {
+      for (const w of Object.values(policy.lists).flat()) {
+        const ref = w.fields.connection_config_key;
+        if (typeof ref !== 'string' || firstConnection.has(ref)) continue;
+        report(
+          w,
+          [...w.path, 'connection_config_key'],
+          'unknown-connection',
+          `connection_config_key '${ref}' names no declared connection${didYouMean(ref, declared)}`,
+          declared.length > 0 ? `declared connections: ${declared.join(', ')}` : 'declare the connection under `connection:` in a manifest file',
+        );
+      }
+    }
+  }
+
+  for (const c of entries.connections) {
+    const url = asFields(c.fields.secrets)?.url;
+    if (typeof url !== 'string' || url === '') continue;
+    const reason = checkWebhookUrl(url);
+    if (reason) report(c, [...c.path, 'secrets', 'url'], 'invalid-url', `url is not allowed: ${reason}`);
+  }
+
+  return { diagnostics, entries };
+}
+
+function where(e: Entry): string {
+  return formatPosition(e.doc.spanOf(e.keyPath));
+}
+
+function asFields(value: unknown): Fields | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Fields) : undefined;
+}
+
+/** The mapping items of a list with their positions; anything else is the schema's to report. */
+function mappingsOf(list: unknown): [number, Fields][] {
+  if (!Array.isArray(list)) return [];
+  const out: [number, Fields][] = [];
+  list.forEach((item, i) => {
+    const fields = asFields(item);
+    if (fields) out.push([i, fields]);
+  });
+  return out;
+}
