@@ -1,0 +1,121 @@
+import { Command, Option } from 'commander';
+import { ExitCode, HookctlError } from '../errors.js';
+import { globalOptions } from './context.js';
+
+interface ServeFlags {
+  host: string;
+  port: string;
+  publicUrl?: string;
+  concurrency: string;
+  webhookTimeout?: string;
+  resumeTimeout?: string;
+}
+
+/**
+ * `hookctl serve`: the HTTP API and the execution worker on one state. fastify, the engine and
+ * the database drivers are imported inside the action, so other commands never load them.
+ */
+export function registerServe(program: Command): Command {
+  return program
+    .command('serve')
+    .description('run the Fides-compatible HTTP API and the privacy-request worker')
+    .option('--host <host>', 'interface to listen on', '127.0.0.1')
+    .option('--port <port>', 'TCP port (0: any free port)', '8080')
+    .option('--public-url <url>', 'the URL clients reach this server at (logged at startup)')
+    .option('--concurrency <n>', 'privacy requests executed at once by this process', '16')
+    .addOption(new Option('--webhook-timeout <ms>', 'timeout of one webhook call (default 30000)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
+    .addOption(
+      new Option('--resume-timeout <minutes>', 'reply-to token lifetime; a paused request errors after it (default 3600)').env(
+        'HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT',
+      ),
+    )
+    .action(async (flags: ServeFlags, cmd: Command) => {
+      const settings = parseServeFlags(flags);
+      const { openDatabase, parseDatabaseUrl } = await import('../state/database.js');
+      const { loadMasterKey } = await import('../state/keys.js');
+      const { buildServer } = await import('../server/app.js');
+      const { rootClientFromEnv } = await import('../server/auth.js');
+      const { serverLoggerOptions } = await import('../server/logging.js');
+      const { Worker } = await import('../engine/worker.js');
+
+      const location = parseDatabaseUrl(globalOptions(cmd).databaseUrl, process.cwd());
+      const keys = loadMasterKey(location);
+      const db = await openDatabase(location);
+      const app = await buildServer({ db, keys, logger: serverLoggerOptions(process.stderr), rootClient: rootClientFromEnv() });
+      const worker = new Worker(db, keys, {
+        concurrency: settings.concurrency,
+        webhookTimeoutMs: settings.webhookTimeoutMs,
+        resumeTimeoutMinutes: settings.resumeTimeoutMinutes,
+        log: (message) => app.log.warn(message),
+      });
+      try {
+        await app.listen({ host: settings.host, port: settings.port });
+      } catch (err) {
+        await app.close();
+        await db.close();
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new HookctlError(
+          `cannot listen on ${settings.host}:${settings.port}: ${code === 'EADDRINUSE' ? 'the address is in use' : (err as Error).message}`,
+          ExitCode.runtime,
+          code === 'EADDRINUSE' ? 'stop the other server or choose another --port' : undefined,
+        );
+      }
+      worker.start();
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : settings.port;
+      const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
+      app.log.info({ public_url: settings.publicUrl ?? null, concurrency: settings.concurrency }, 'serving');
+      process.stdout.write(`hookctl serve listening on http://${host}:${port} (state: ${db.displayUrl})\n`);
+
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
+      });
+      // A second signal gets Node's default handling (immediate exit): the handlers ran once.
+      app.log.info({ signal }, 'shutting down: no new requests; running webhook calls finish');
+      await app.close();
+      await worker.stop({ graceMs: SHUTDOWN_GRACE_MS });
+      await db.close();
+    });
+}
+
+/** How long in-flight webhook calls may take after a shutdown signal; the rest resume elsewhere. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+interface ServeSettings {
+  host: string;
+  port: number;
+  publicUrl?: string;
+  concurrency: number;
+  webhookTimeoutMs?: number;
+  resumeTimeoutMinutes?: number;
+}
+
+function parseServeFlags(flags: ServeFlags): ServeSettings {
+  const port = integer(flags.port, '--port', 0);
+  if (port > 65_535) throw usage(`--port '${flags.port}' is not a TCP port`, 'use 0..65535');
+  if (flags.publicUrl !== undefined && !/^https?:\/\/[^/]/.test(flags.publicUrl)) {
+    throw usage(`--public-url '${flags.publicUrl}' is not an http(s) URL`, 'write it like https://hooks.example.com');
+  }
+  const resume = flags.resumeTimeout === undefined ? undefined : Number(flags.resumeTimeout);
+  if (resume !== undefined && !(Number.isFinite(resume) && resume > 0)) {
+    throw usage(`--resume-timeout '${flags.resumeTimeout}' is not a positive number of minutes`, 'e.g. 3600, or 0.5 for 30 seconds');
+  }
+  return {
+    host: flags.host,
+    port,
+    publicUrl: flags.publicUrl,
+    concurrency: integer(flags.concurrency, '--concurrency', 1),
+    webhookTimeoutMs: flags.webhookTimeout === undefined ? undefined : integer(flags.webhookTimeout, '--webhook-timeout', 1),
+    resumeTimeoutMinutes: resume,
+  };
+}
+
+function integer(text: string, flag: string, min: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < min) throw usage(`${flag} '${text}' is not an integer ≥ ${min}`);
+  return n;
+}
+
+function usage(message: string, hint?: string): HookctlError {
+  return new HookctlError(message, ExitCode.usage, hint);
+}

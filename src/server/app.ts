@@ -1,0 +1,86 @@
+/**
+ * The Fides-compatible HTTP API of `hookctl serve` (contract section 4) as a fastify instance.
+ * It is built, not started: `serve` listens, tests listen on port 0, the harness embeds it.
+ */
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Database } from '../state/database.js';
+import type { Keys } from '../state/keys.js';
+import { bearerToken, verifyApiToken, type RootClient, type Scope } from './auth.js';
+import { installErrorHandling } from './errors.js';
+import { createValidatorCompiler } from './validation.js';
+import { connectionRoutes } from './routes/connections.js';
+import { policyRoutes } from './routes/policies.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import { oauthRoutes } from './routes/oauth.js';
+import { privacyRequestRoutes, resumeRoute } from './routes/privacy-requests.js';
+
+export const API_PREFIX = '/api/v1';
+
+/**
+ * How a route authenticates: a scope of an API token; `reply-token` (the resume route: only
+ * the presence of a bearer is checked here, the engine checks the reply-to token itself);
+ * or `none`. Every route must say: a route that forgets fails at startup, not open.
+ */
+export type RouteAuth = Scope | 'reply-token' | 'none';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+  }
+}
+
+export interface ServerOptions {
+  db: Database;
+  keys: Keys;
+  /** fastify's logger option: false (default), true, or pino options (serve passes redaction). */
+  logger?: FastifyServerOptions['logger'];
+  /** The root OAuth client; without one, POST /oauth/token always answers 401. */
+  rootClient?: RootClient;
+  /** How long a write waits for the state lock held by an apply before answering 503 (default 10 s). */
+  lockTimeoutMs?: number;
+}
+
+/**
+ * What every route plugin gets. Privacy requests are executed by the engine's Worker, which
+ * `serve` runs beside the server; the engine wakes it when a request is queued or resumed.
+ */
+export type ServerDeps = Pick<ServerOptions, 'db' | 'keys' | 'rootClient' | 'lockTimeoutMs'>;
+
+export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Default 1 MiB: a full list of 50 webhooks is a few KiB.
+    bodyLimit: 1024 * 1024,
+  });
+  app.setValidatorCompiler(createValidatorCompiler());
+  installErrorHandling(app);
+
+  app.addHook('onRoute', (route) => {
+    if (!route.config?.auth) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);
+  });
+
+  // onRequest: before the body is read, so that 401/403 win over any body problem.
+  app.addHook('onRequest', async (req, reply) => {
+    const auth = req.routeOptions.config.auth;
+    if (!auth || auth === 'none') return;
+    const token = bearerToken(req.headers.authorization);
+    if (token === null) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ detail: 'Failed to authenticate' });
+    if (auth === 'reply-token') return;
+    const claims = await verifyApiToken(opts.keys, token);
+    if (!claims?.scopes.includes(auth)) return reply.code(403).send({ detail: 'Not Authorized for this action' });
+  });
+
+  const deps: ServerDeps = { db: opts.db, keys: opts.keys, rootClient: opts.rootClient, lockTimeoutMs: opts.lockTimeoutMs };
+  app.get(`${API_PREFIX}/health`, { config: { auth: 'none' } }, async () => ({ status: 'healthy' }));
+  await app.register(oauthRoutes, { prefix: API_PREFIX, ...deps });
+  await app.register(connectionRoutes, { prefix: API_PREFIX, ...deps });
+  // Current Fides serves policies and their webhooks under /dsr/policy; older clients use /policy.
+  for (const prefix of [API_PREFIX, `${API_PREFIX}/dsr`]) {
+    await app.register(policyRoutes, { prefix, ...deps });
+    await app.register(webhookRoutes, { prefix, ...deps });
+  }
+  await app.register(privacyRequestRoutes, { prefix: API_PREFIX, ...deps });
+  for (const prefix of [API_PREFIX, '']) await app.register(resumeRoute, { prefix, ...deps });
+  return app;
+}

@@ -1,0 +1,75 @@
+/**
+ * Response shapes (Fides' own). Built from explicit field lists, so that a stored column that
+ * is not part of a response (encrypted secrets, fingerprints, origin) can never leak into one.
+ */
+import type { StoredConnection, StoredPolicy } from '../state/config-store.js';
+import type { ConnectionConfig, StoredWebhook, Webhook } from '../model/types.js';
+import { FidesError } from '../model/webhook-lists.js';
+
+type ConnectionRecord = ConnectionConfig & Pick<StoredConnection, 'created_at' | 'updated_at'>;
+
+/** `ConnectionConfigurationResponse`: what a webhook embeds; never secrets. */
+export function presentConnection(c: ConnectionRecord) {
+  return {
+    name: c.name,
+    key: c.key,
+    description: c.description,
+    connection_type: c.connection_type,
+    access: c.access,
+    created_at: c.created_at,
+    updated_at: c.updated_at,
+    disabled: c.disabled,
+    last_test_timestamp: null,
+    last_test_succeeded: null,
+    saas_config: null,
+  };
+}
+
+/** The /connection routes add hookctl's per-connection webhook timeout. */
+export function presentConnectionDetail(c: ConnectionRecord) {
+  return { ...presentConnection(c), timeout_ms: c.timeout_ms };
+}
+
+export function presentPolicy(p: StoredPolicy) {
+  return { key: p.key, name: p.name };
+}
+
+/** `PolicyWebhookResponse`. */
+export function presentWebhook(w: Webhook & { order: number }, connections: ReadonlyMap<string, StoredConnection>) {
+  const connection = connections.get(w.connection_config_key);
+  return {
+    direction: w.direction,
+    key: w.key,
+    name: w.name,
+    connection_config: connection ? presentConnection(connection) : null,
+    order: w.order,
+  };
+}
+
+export function presentWebhooks(list: readonly StoredWebhook[], connections: ReadonlyMap<string, StoredConnection>) {
+  return list.map((w) => presentWebhook(w, connections));
+}
+
+export interface PageQuery {
+  page: number;
+  size: number;
+}
+
+/** Query schema of paginated lists: `page` ≥ 1 (default 1), `size` 1..100 (default 50). */
+export const PAGE_QUERY = {
+  type: 'object',
+  properties: {
+    page: { type: 'integer', minimum: 1, default: 1 },
+    size: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
+  },
+} as const;
+
+/** fastapi-pagination's `Page`: `{items, total, page, size}`. */
+export function paginate<T, R>(all: readonly T[], { page, size }: PageQuery, present: (item: T) => R) {
+  const start = (page - 1) * size;
+  return { items: all.slice(start, start + size).map(present), total: all.length, page, size };
+}
+
+export function policyNotFound(key: string): FidesError {
+  return new FidesError(404, `No Policy found for key ${key}.`);
+}

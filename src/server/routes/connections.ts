@@ -1,0 +1,183 @@
+/**
+ * HTTPS connections and their secrets. Secrets are write-only: encrypted at rest with keyed
+ * fingerprints beside them, and no response, log line or revision ever carries a value.
+ */
+import type { FastifyInstance } from 'fastify';
+import { PHASES, type ConnectionConfig, type HttpsSecrets } from '../../model/types.js';
+import { connectionNotFound, FidesError } from '../../model/webhook-lists.js';
+import { FIDES_KEY_PATTERN, keyFromName } from '../../model/keys.js';
+import { checkWebhookUrl } from '../../manifest/secrets.js';
+import { fingerprintSecrets } from '../../reconcile/secrets.js';
+import type { FieldChange, ResourceChange } from '../../reconcile/plan-types.js';
+import { encryptJson } from '../../state/crypto.js';
+import { deleteConnections, readState, upsertConnections, type ConnectionWrite, type StoredConnection, type StoredState } from '../../state/config-store.js';
+import { PAGE_QUERY, paginate, presentConnectionDetail, type PageQuery } from '../present.js';
+import { writeState } from '../state-writes.js';
+import { bodySchema, fidesKeyParams, RequestValidationError } from '../validation.js';
+import type { ServerDeps } from '../app.js';
+
+interface ConnectionPatchItem {
+  key?: string;
+  name: string;
+  connection_type: string;
+  access?: ConnectionConfig['access'];
+  description?: string | null;
+  disabled?: boolean;
+  timeout_ms?: number | null;
+}
+
+const EDITABLE_FIELDS = ['name', 'connection_type', 'access', 'description', 'disabled', 'timeout_ms'] as const;
+
+export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const { db, keys } = deps;
+  const keyParams = fidesKeyParams('connection_key');
+
+  app.get<{ Querystring: PageQuery }>('/connection', { config: { auth: 'connection:read' }, schema: { querystring: PAGE_QUERY } }, async (req) => {
+    const { connections } = await readState(db.knex);
+    const sorted = [...connections.values()].sort((a, b) => compare(a.name, b.name) || compare(a.key, b.key));
+    return paginate(sorted, req.query, presentConnectionDetail);
+  });
+
+  app.patch<{ Body: ConnectionPatchItem[] }>(
+    '/connection',
+    { config: { auth: 'connection:create_or_update' }, schema: { body: bodySchema('connection-patch') } },
+    async (req) =>
+      writeState(deps, async ({ trx, state, now }) => {
+        const succeeded: ReturnType<typeof presentConnectionDetail>[] = [];
+        const failed: { message: string; data: ConnectionPatchItem }[] = [];
+        const writes: ConnectionWrite[] = [];
+        const changes: ResourceChange[] = [];
+        const seen = new Set<string>();
+        for (const item of req.body) {
+          const problem = connectionProblem(item, seen);
+          if (problem) {
+            failed.push({ message: problem, data: item });
+            continue;
+          }
+          const key = item.key ?? keyFromName(item.name);
+          seen.add(key);
+          const before = state.connections.get(key);
+          const config = mergeConnection(key, item, before);
+          const fields = connectionFieldChanges(config, before);
+          const changed = !before || fields.length > 0;
+          if (changed) {
+            writes.push({ config, origin: 'api' });
+            changes.push({ kind: 'connection', action: before ? 'update' : 'create', key, fields });
+          }
+          succeeded.push(presentConnectionDetail({ ...config, created_at: before?.created_at ?? now, updated_at: changed ? now : before.updated_at }));
+        }
+        await upsertConnections(trx, writes, now);
+        return { result: { succeeded, failed }, changes };
+      }),
+  );
+
+  app.get<{ Params: { connection_key: string } }>(
+    '/connection/:connection_key',
+    { config: { auth: 'connection:read' }, schema: { params: keyParams } },
+    async (req) => presentConnectionDetail(requireConnection(await readState(db.knex), req.params.connection_key)),
+  );
+
+  app.delete<{ Params: { connection_key: string } }>(
+    '/connection/:connection_key',
+    { config: { auth: 'connection:delete' }, schema: { params: keyParams } },
+    async (req, reply) => {
+      await writeState(deps, async ({ trx, state }) => {
+        const key = req.params.connection_key;
+        requireConnection(state, key);
+        refuseWhileUsed(state, key);
+        await deleteConnections(trx, [key]);
+        return { result: undefined, changes: [{ kind: 'connection', action: 'delete', key, fields: [] }] };
+      });
+      return reply.code(204).send();
+    },
+  );
+
+  app.put<{ Params: { connection_key: string }; Body: HttpsSecrets }>(
+    '/connection/:connection_key/secret',
+    { config: { auth: 'connection:create_or_update' }, schema: { params: keyParams, body: bodySchema('connection-secret') } },
+    async (req) => {
+      const key = req.params.connection_key;
+      const secrets: HttpsSecrets = { url: req.body.url, authorization: req.body.authorization };
+      await writeState(deps, async ({ trx, state, now }) => {
+        const before = requireConnection(state, key);
+        // After the 404: an unknown connection is reported as such whatever the body holds.
+        const reason = checkWebhookUrl(secrets.url);
+        if (reason) throw new RequestValidationError([{ loc: ['body', 'url'], msg: reason, type: 'value_error.url' }]);
+        const fingerprints = fingerprintSecrets(keys, secrets);
+        const fields: FieldChange[] = (['url', 'authorization'] as const)
+          .filter((f) => before.secret_fingerprints[f] !== fingerprints[f])
+          .map((f) => ({ field: `secrets.${f}`, sensitive: true }));
+        if (fields.length === 0) return { result: undefined, changes: [] };
+        await upsertConnections(trx, [{ config: connectionConfig(before), secrets: { encrypted: encryptJson(keys.secrets, secrets), fingerprints } }], now);
+        return { result: undefined, changes: [{ kind: 'connection', action: 'update', key, fields }] };
+      });
+      return { msg: `Secrets updated for ConnectionConfig with key: ${key}.`, test_status: 'skipped', failure_reason: null };
+    },
+  );
+}
+
+function requireConnection(state: StoredState, key: string): StoredConnection {
+  const c = state.connections.get(key);
+  if (!c) throw connectionNotFound(key);
+  return c;
+}
+
+function refuseWhileUsed(state: StoredState, key: string): void {
+  const users: string[] = [];
+  for (const phase of PHASES) {
+    for (const [policyKey, list] of state.webhooks[phase]) {
+      for (const w of list) if (w.connection_config_key === key) users.push(`${phase}-execution webhook '${w.key}' of Policy '${policyKey}'`);
+    }
+  }
+  if (users.length === 0) return;
+  const shown = users.slice(0, 3).join(', ') + (users.length > 3 ? ` and ${users.length - 3} more` : '');
+  throw new FidesError(400, `Cannot delete connection '${key}': it is used by ${shown}. Remove those webhooks or point them at another connection first.`);
+}
+
+/** Why an item of PATCH /connection cannot be written (it goes to `failed`), or null. */
+function connectionProblem(item: ConnectionPatchItem, seen: Set<string>): string | null {
+  if (item.connection_type !== 'https') {
+    return `Connection type '${item.connection_type}' is not supported: hookctl connections are 'https' (policy webhooks).`;
+  }
+  const key = item.key ?? keyFromName(item.name);
+  if (!FIDES_KEY_PATTERN.test(key)) return `The key '${key}' derived from the name is not a valid FidesKey; set a key.`;
+  if (seen.has(key)) return `The connection key '${key}' appears more than once in this request.`;
+  return null;
+}
+
+/** PATCH: the fields given replace the stored ones; the others keep their values (or defaults). */
+function mergeConnection(key: string, item: ConnectionPatchItem, before: StoredConnection | undefined): ConnectionConfig {
+  return {
+    key,
+    name: item.name,
+    connection_type: 'https',
+    access: item.access ?? before?.access ?? 'read',
+    description: item.description !== undefined ? item.description : (before?.description ?? null),
+    disabled: item.disabled ?? before?.disabled ?? false,
+    timeout_ms: item.timeout_ms !== undefined ? item.timeout_ms : (before?.timeout_ms ?? null),
+  };
+}
+
+function connectionFieldChanges(after: ConnectionConfig, before: StoredConnection | undefined): FieldChange[] {
+  return EDITABLE_FIELDS.filter((f) => before?.[f] !== after[f] && (before || after[f] !== null)).map((f) => ({
+    field: f,
+    ...(before && { before: before[f] }),
+    after: after[f],
+  }));
+}
+
+function connectionConfig(c: StoredConnection): ConnectionConfig {
+  return {
+    key: c.key,
+    name: c.name,
+    connection_type: c.connection_type,
+    access: c.access,
+    description: c.description,
+    disabled: c.disabled,
+    timeout_ms: c.timeout_ms,
+  };
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

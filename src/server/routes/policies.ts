@@ -1,0 +1,68 @@
+/** Policies: list, read, and create-or-update by key (`{key, name}`). */
+import type { FastifyInstance } from 'fastify';
+import type { Policy } from '../../model/types.js';
+import { FIDES_KEY_PATTERN, keyFromName } from '../../model/keys.js';
+import type { ResourceChange } from '../../reconcile/plan-types.js';
+import { readState, upsertPolicies } from '../../state/config-store.js';
+import { PAGE_QUERY, paginate, policyNotFound, presentPolicy, type PageQuery } from '../present.js';
+import { writeState } from '../state-writes.js';
+import { bodySchema, fidesKeyParams } from '../validation.js';
+import type { ServerDeps } from '../app.js';
+
+interface PolicyPatchItem {
+  key?: string;
+  name: string;
+}
+
+export async function policyRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const { db } = deps;
+  app.get<{ Querystring: PageQuery }>('/policy', { config: { auth: 'policy:read' }, schema: { querystring: PAGE_QUERY } }, async (req) => {
+    const { policies } = await readState(db.knex);
+    return paginate([...policies.values()], req.query, presentPolicy);
+  });
+
+  app.get<{ Params: { policy_key: string } }>(
+    '/policy/:policy_key',
+    { config: { auth: 'policy:read' }, schema: { params: fidesKeyParams('policy_key') } },
+    async (req) => {
+      const policy = (await readState(db.knex)).policies.get(req.params.policy_key);
+      if (!policy) throw policyNotFound(req.params.policy_key);
+      return presentPolicy(policy);
+    },
+  );
+
+  app.patch<{ Body: PolicyPatchItem[] }>(
+    '/policy',
+    { config: { auth: 'policy:create_or_update' }, schema: { body: bodySchema('policy-patch') } },
+    async (req) =>
+      writeState(deps, async ({ trx, state, now }) => {
+        const succeeded: Policy[] = [];
+        const failed: { message: string; data: PolicyPatchItem }[] = [];
+        const writes: { policy: Policy; origin: 'api' }[] = [];
+        const changes: ResourceChange[] = [];
+        const seen = new Set<string>();
+        for (const item of req.body) {
+          const key = item.key ?? keyFromName(item.name);
+          if (!FIDES_KEY_PATTERN.test(key)) {
+            failed.push({ message: `The key '${key}' derived from the name is not a valid FidesKey; set a key.`, data: item });
+            continue;
+          }
+          if (seen.has(key)) {
+            failed.push({ message: `The policy key '${key}' appears more than once in this request.`, data: item });
+            continue;
+          }
+          seen.add(key);
+          const before = state.policies.get(key);
+          const policy = { key, name: item.name };
+          if (before?.name !== policy.name) {
+            writes.push({ policy, origin: 'api' });
+            const fields = [{ field: 'name', ...(before && { before: before.name }), after: policy.name }];
+            changes.push({ kind: 'policy', action: before ? 'update' : 'create', key, fields });
+          }
+          succeeded.push(policy);
+        }
+        await upsertPolicies(trx, writes, now);
+        return { result: { succeeded, failed }, changes };
+      }),
+  );
+}

@@ -1,0 +1,74 @@
+/**
+ * Privacy requests: the engine's service functions (src/engine/service.ts) hold the logic
+ * and return Fides status codes and bodies; these routes only translate HTTP.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import {
+  createPrivacyRequests,
+  getPrivacyRequest,
+  listPrivacyRequests,
+  resumePrivacyRequest,
+  retryPrivacyRequest,
+  type PrivacyRequestInput,
+  type ServiceResult,
+} from '../../engine/service.js';
+import { REQUEST_STATUSES, type RequestStatus } from '../../engine/requests.js';
+import { PAGE_QUERY, type PageQuery } from '../present.js';
+import { bodySchema, fidesKeyParams } from '../validation.js';
+import type { ServerDeps } from '../app.js';
+
+const idParams = fidesKeyParams('privacy_request_id');
+
+interface IdParams {
+  privacy_request_id: string;
+}
+
+const LIST_QUERY = {
+  ...PAGE_QUERY,
+  properties: { ...PAGE_QUERY.properties, id: { type: 'string' }, status: { type: 'string', enum: [...REQUEST_STATUSES] } },
+};
+
+/** Everything but resume (see resumeRoute). */
+export async function privacyRequestRoutes(app: FastifyInstance, { db }: ServerDeps): Promise<void> {
+  app.post<{ Body: PrivacyRequestInput[] }>(
+    '/privacy-request',
+    { config: { auth: 'privacy-request:create' }, schema: { body: bodySchema('privacy-request-create') } },
+    async (req) => createPrivacyRequests(db, req.body),
+  );
+
+  app.get<{ Querystring: PageQuery & { id?: string; status?: RequestStatus } }>(
+    '/privacy-request',
+    { config: { auth: 'privacy-request:read' }, schema: { querystring: LIST_QUERY } },
+    async (req) => listPrivacyRequests(db, req.query),
+  );
+
+  app.get<{ Params: IdParams }>(
+    '/privacy-request/:privacy_request_id',
+    { config: { auth: 'privacy-request:read' }, schema: { params: idParams } },
+    async (req, reply) => send(reply, await getPrivacyRequest(db, req.params.privacy_request_id)),
+  );
+
+  app.post<{ Params: IdParams }>(
+    '/privacy-request/:privacy_request_id/retry',
+    { config: { auth: 'privacy-request:resume' }, schema: { params: idParams } },
+    async (req, reply) => send(reply, await retryPrivacyRequest(db, req.params.privacy_request_id)),
+  );
+}
+
+/**
+ * The resume route, authorized by the reply-to token (the engine checks it, in the contract's
+ * order, before the body). Registered with and without the /api/v1 prefix: `reply-to` carries the latter.
+ */
+export async function resumeRoute(app: FastifyInstance, { db, keys }: ServerDeps): Promise<void> {
+  app.post<{ Params: IdParams }>(
+    '/privacy-request/:privacy_request_id/resume',
+    { config: { auth: 'reply-token' }, schema: { params: idParams } },
+    async (req, reply) =>
+      send(reply, await resumePrivacyRequest(db, keys, req.params.privacy_request_id, req.headers.authorization, req.body)),
+  );
+}
+
+function send<T>(reply: FastifyReply, result: ServiceResult<T>): FastifyReply {
+  if ('headers' in result && result.headers) reply.headers(result.headers);
+  return reply.code(result.status).send(result.body);
+}

@@ -1,0 +1,165 @@
+/**
+ * Request validation with the JSON Schemas of schemas/api/ (the single source of truth for
+ * request shapes), reported the way FastAPI/pydantic v1 does: 422
+ * `{"detail":[{"loc":["body",0,"direction"],"msg":"…","type":"…"}]}`.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { FastifySchemaCompiler } from 'fastify';
+
+export interface ValidationDetail {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** A 422 whose `detail` is the list of problems. */
+export class RequestValidationError extends Error {
+  readonly statusCode = 422;
+  constructor(readonly detail: ValidationDetail[]) {
+    super(detail.map((d) => `${d.loc.join('.')}: ${d.msg}`).join('; '));
+    this.name = 'RequestValidationError';
+  }
+}
+
+export type ApiSchemaName =
+  | 'connection-patch'
+  | 'connection-secret'
+  | 'policy-patch'
+  | 'webhook-put'
+  | 'webhook-patch'
+  | 'privacy-request-create'
+  | 'oauth-token';
+
+const COMMON = 'common.schema.json';
+
+/** schemas/api/ from src/server (tests) or dist/src/server (the built CLI). */
+function schemaDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'schemas', 'api');
+    if (fs.existsSync(path.join(candidate, COMMON))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('schemas/api/ not found beside the hookctl installation');
+    dir = parent;
+  }
+}
+
+function readSchema(dir: string, file: string): AnySchemaObject {
+  return JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as AnySchemaObject;
+}
+
+/** A body schema by name, to put in a route's `schema.body`. */
+export function bodySchema(name: ApiSchemaName): AnySchemaObject {
+  return { $ref: `${name}.schema.json` };
+}
+
+/** Path parameters that must be FidesKeys. */
+export function fidesKeyParams(...names: string[]): AnySchemaObject {
+  return {
+    type: 'object',
+    required: names,
+    properties: Object.fromEntries(names.map((n) => [n, { $ref: `${COMMON}#/definitions/fidesKey` }])),
+  };
+}
+
+const LOCATIONS: Record<string, string> = { body: 'body', params: 'path', querystring: 'query', headers: 'header' };
+
+/**
+ * The validator compiler of the whole server. Bodies are checked strictly; path and query
+ * values arrive as strings, so that instance coerces them (page=2 → 2) and fills defaults.
+ */
+export function createValidatorCompiler(): FastifySchemaCompiler<AnySchemaObject> {
+  const dir = schemaDir();
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.schema.json'));
+  const make = (coerce: boolean) => {
+    const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: coerce, useDefaults: coerce });
+    for (const f of files) ajv.addSchema(readSchema(dir, f));
+    return ajv;
+  };
+  const strict = make(false);
+  const coercing = make(true);
+  return ({ schema, httpPart }) => {
+    const part = httpPart ?? 'body';
+    const validate: ValidateFunction = (part === 'body' ? strict : coercing).compile(schema);
+    const location = LOCATIONS[part] ?? part;
+    // Returning {error} lets fastify pass our 422 through; schemaEnv keeps Ajv's in-place
+    // coercion of the request's own object.
+    const wrapped = Object.assign(
+      (data: unknown, cxt?: unknown) =>
+        (validate as (d: unknown, c?: unknown) => boolean)(data, cxt) || {
+          error: new RequestValidationError(validationDetails(validate.errors ?? [], location, data)),
+        },
+      { schemaEnv: validate.schemaEnv },
+    );
+    return wrapped;
+  };
+}
+
+const FIDES_KEY_MESSAGE = "FidesKey must only contain alphanumeric characters, '.', '_' or '-'.";
+
+/** Ajv errors → pydantic-v1-style details, one per problem. */
+export function validationDetails(errors: readonly ErrorObject[], location: string, data: unknown): ValidationDetail[] {
+  const details: ValidationDetail[] = [];
+  for (const e of errors) {
+    // A nullable field is `anyOf: [X, {type: null}]`: report X's problem alone.
+    if (e.keyword === 'anyOf' || (e.keyword === 'type' && e.params.type === 'null')) continue;
+    const loc: (string | number)[] = [location, ...pointerSegments(e.instancePath)];
+    details.push(describe(e, loc, data));
+  }
+  return details;
+}
+
+function pointerSegments(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+const TYPE_MESSAGES: Record<string, [string, string]> = {
+  integer: ['value is not a valid integer', 'type_error.integer'],
+  number: ['value is not a valid number', 'type_error.number'],
+  string: ['str type expected', 'type_error.str'],
+  boolean: ['value could not be parsed to a boolean', 'type_error.bool'],
+  array: ['value is not a valid list', 'type_error.list'],
+  object: ['value is not a valid dict', 'type_error.dict'],
+};
+
+function describe(e: ErrorObject, loc: (string | number)[], data: unknown): ValidationDetail {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return { loc: [...loc, String(p.missingProperty)], msg: 'field required', type: 'value_error.missing' };
+    case 'additionalProperties':
+      return { loc: [...loc, String(p.additionalProperty)], msg: 'extra fields not permitted', type: 'value_error.extra' };
+    case 'enum': {
+      const allowed = (p.allowedValues as unknown[]).map((v) => `'${String(v)}'`).join(', ');
+      return { loc, msg: `value is not a valid enumeration member; permitted: ${allowed}`, type: 'type_error.enum' };
+    }
+    case 'type': {
+      // fastify hands a missing body over as null.
+      if (loc.length === 1 && (data === null || data === undefined)) return { loc, msg: 'field required', type: 'value_error.missing' };
+      const [msg, type] = TYPE_MESSAGES[String(p.type).split(',')[0]!] ?? [e.message ?? 'invalid value', 'type_error'];
+      return { loc, msg, type };
+    }
+    case 'pattern':
+      return p.pattern === '^[a-zA-Z0-9_.-]+$'
+        ? { loc, msg: FIDES_KEY_MESSAGE, type: 'value_error' }
+        : { loc, msg: `string does not match regex "${String(p.pattern)}"`, type: 'value_error.str.regex' };
+    case 'maxItems':
+      return { loc, msg: `ensure this value has at most ${String(p.limit)} items`, type: 'value_error.list.max_items' };
+    case 'minLength':
+      return { loc, msg: `ensure this value has at least ${String(p.limit)} characters`, type: 'value_error.any_str.min_length' };
+    case 'minimum':
+      return { loc, msg: `ensure this value is greater than or equal to ${String(p.limit)}`, type: 'value_error.number.not_ge' };
+    case 'maximum':
+      return { loc, msg: `ensure this value is less than or equal to ${String(p.limit)}`, type: 'value_error.number.not_le' };
+    default:
+      return { loc, msg: e.message ?? 'invalid value', type: `value_error.${e.keyword}` };
+  }
+}
