@@ -8,6 +8,13 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { addGlobalOptions, readVersion } from './context.js';
 import { registerValidate } from './validate.js';
+import { registerPlan } from './plan.js';
+import { registerApply } from './apply.js';
+import { registerExport } from './export.js';
+import { registerHistory } from './history.js';
+import { registerRun } from './run.js';
+import { registerServe } from './serve.js';
+import { registerToken } from './token.js';
 
 const program = new Command('hookctl')
   .description('GitOps for privacy-request policy webhooks')
@@ -16,7 +23,7 @@ const program = new Command('hookctl')
   .exitOverride();
 addGlobalOptions(program);
 
-for (const register of [registerValidate]) {
+for (const register of [registerValidate, registerPlan, registerApply, registerExport, registerHistory, registerServe, registerToken, registerRun]) {
   const cmd = register(program);
   addGlobalOptions(cmd).exitOverride();
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import manifestSchema from '../../schemas/manifest.schema.json' with { type: 'json' };
 import type { Access, Direction } from '../model/types.js';
-import { countBySeverity, type Diagnostic, sortDiagnostics, unpositioned } from './diagnostics.js';
+import { countBySeverity, type Diagnostic, type SourceSpan, sortDiagnostics, unpositioned } from './diagnostics.js';
 import { createSchemaChecker } from './schema-check.js';
 import { checkManifestSet, type Entry, type ManifestEntries } from './semantics.js';
 import type { DesiredConnection, DesiredPolicy, DesiredState, DesiredWebhook, SecretInput, SecretRef } from './types.js';
@@ -69,7 +69,7 @@ function desiredState(entries: ManifestEntries, files: string[], sources: Map<st
     const f = c.fields as unknown as ConnectionFields;
     const baseDir = path.dirname(path.resolve(cwd, c.doc.file));
     const secret = (s: string | SecretRef): SecretInput => (typeof s === 'string' ? { value: s } : { ref: s, baseDir });
-    return {
+    return withLazySpan(c, {
       key: c.key!,
       name: f.name,
       connection_type: 'https',
@@ -78,21 +78,30 @@ function desiredState(entries: ManifestEntries, files: string[], sources: Map<st
       disabled: f.disabled ?? false,
       timeout_ms: f.timeout_ms ?? null,
       secrets: { url: secret(f.secrets.url), authorization: secret(f.secrets.authorization) },
-      span: c.doc.spanOf(c.path),
-    };
+    });
   });
   const webhook = (w: Entry): DesiredWebhook => {
     const f = w.fields as unknown as WebhookFields;
-    return { key: w.key!, name: f.name, connection_config_key: f.connection_config_key, direction: f.direction, span: w.doc.spanOf(w.path) };
+    return withLazySpan(w, { key: w.key!, name: f.name, connection_config_key: f.connection_config_key, direction: f.direction });
   };
-  const policies = entries.policies.map((p): DesiredPolicy => ({
+  const policies = entries.policies.map((p): DesiredPolicy =>
+    withLazySpan(p, {
     key: p.key!,
     name: p.fields.name as string,
     ...(p.lists.pre ? { pre_execution_webhooks: p.lists.pre.map(webhook) } : {}),
     ...(p.lists.post ? { post_execution_webhooks: p.lists.post.map(webhook) } : {}),
-    span: p.doc.spanOf(p.path),
-  }));
+    }),
+  );
   return { connections, policies, files, digest: manifestDigest(files, sources) };
+}
+
+/**
+ * `span`, computed when first read: positions cost a full positioned parse of the file, which
+ * valid manifests only need when a later step (plan, apply) reports an error at them.
+ */
+function withLazySpan<T extends object>(entry: Pick<Entry, 'doc' | 'path'>, value: T): T & { readonly span: SourceSpan } {
+  let span: SourceSpan | undefined;
+  return Object.defineProperty(value, 'span', { get: () => (span ??= entry.doc.spanOf(entry.path)), enumerable: true }) as T & { span: SourceSpan };
 }
 
 function manifestDigest(files: string[], sources: Map<string, string>): string {

