@@ -101,7 +101,7 @@ function desiredState(entries: ManifestEntries, files: string[], sources: Map<st
  */
 function withLazySpan<T extends object>(entry: Pick<Entry, 'doc' | 'path'>, value: T): T & { readonly span: SourceSpan } {
   let span: SourceSpan | undefined;
-  return Object.defineProperty(value, 'span', { get: () => (span ??= entry.doc.spanOf(entry.path)), enumerable: true }) as T & { span: SourceSpan };
+  return Object.defineProperty(value, 'span', { get: () => (span ??= entry.doc.spanOf(entry.path)), enumerable: false }) as T & { span: SourceSpan };
 }
 
 function manifestDigest(files: string[], sources: Map<string, string>): string {

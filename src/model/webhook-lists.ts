@@ -15,6 +15,8 @@ export class FidesError extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
+    /** For PUT: the position of the offending item in the request body. */
+    readonly index?: number,
   ) {
     super(detail);
     this.name = 'FidesError';
@@ -78,34 +80,42 @@ export interface PutItem {
 export function putWebhookList(ctx: ListContext, current: readonly Webhook[], items: readonly PutItem[]): Webhook[] {
   const resolved = items.map((item, index) => {
     const key = item.key ?? (item.name ? keyFromName(item.name) : null);
-    if (!key) throw new FidesError(400, `Webhook at position ${index} needs a name or a key.`);
+    if (!key) throw new FidesError(400, `Webhook at position ${index} needs a name or a key.`, index);
     if (!FIDES_KEY_PATTERN.test(key)) {
-      throw new FidesError(400, `Webhook at position ${index}: key '${key}' derived from its name is not a valid FidesKey; set a key.`);
+      throw new FidesError(400, `Webhook at position ${index}: key '${key}' derived from its name is not a valid FidesKey; set a key.`, index);
     }
-    return { ...item, key };
+    return { key, name: item.name, connection_config_key: item.connection_config_key, direction: item.direction };
   });
 
   // Upstream compares names too, counting a missing name as a value (two key-only items collide).
-  const keys = new Set(resolved.map((i) => i.key));
-  const names = new Set(resolved.map((i) => i.name ?? null));
-  if (keys.size !== resolved.length || names.size !== resolved.length) {
-    throw new FidesError(400, 'Check request body: there are multiple webhooks whose keys or names resolve to the same value.');
-  }
+  const seenKeys = new Set<string>();
+  const seenNames = new Set<string | null>();
+  resolved.forEach((item, index) => {
+    const name = item.name ?? null;
+    if (seenKeys.has(item.key) || seenNames.has(name)) {
+      throw new FidesError(400, 'Check request body: there are multiple webhooks whose keys or names resolve to the same value.', index);
+    }
+    seenKeys.add(item.key);
+    seenNames.add(name);
+  });
 
   const mine = new Map(current.map((w) => [w.key, w]));
-  return resolved.map((item) => {
-    if (!ctx.connectionExists(item.connection_config_key)) throw connectionNotFound(item.connection_config_key);
+  return resolved.map((item, index) => {
+    if (!ctx.connectionExists(item.connection_config_key)) {
+      throw new FidesError(404, connectionNotFound(item.connection_config_key).detail, index);
+    }
     const owner = ctx.owners.byKey.get(item.key);
     if (owner !== undefined && owner !== ctx.policyKey) {
       throw new FidesError(
         400,
         `Webhook key '${item.key}' already belongs to Policy '${owner}'; a ${webhookClassName(ctx.phase)} key is unique across policies.`,
+        index,
       );
     }
     const name = item.name ?? mine.get(item.key)?.name;
-    if (name === undefined) throw new FidesError(400, `Webhook '${item.key}' is new and needs a name.`);
+    if (name === undefined) throw new FidesError(400, `Webhook '${item.key}' is new and needs a name.`, index);
     const nameOwner = ctx.owners.byName.get(name);
-    if (nameOwner !== undefined && nameOwner !== ctx.policyKey) throw nameExists(ctx.phase, name);
+    if (nameOwner !== undefined && nameOwner !== ctx.policyKey) throw new FidesError(400, nameExists(ctx.phase, name).detail, index);
     return { key: item.key, name, connection_config_key: item.connection_config_key, direction: item.direction };
   });
 }

@@ -59,12 +59,13 @@ describe('a valid manifest', () => {
             name: 'Wake up',
             connection_config_key: 'identity_service',
             direction: 'one_way',
-            span: { file: 'hooks.yaml', line: 12, column: 9, end_line: 15, end_column: 27 },
           },
         ],
-        span: { file: 'hooks.yaml', line: 9, column: 5, end_line: 15, end_column: 27 },
       },
     ]);
+    // Spans are computed on first read (not enumerable, so copies never pay for them).
+    expect(state!.policies[0]!.pre_execution_webhooks![0]!.span).toEqual({ file: 'hooks.yaml', line: 12, column: 9, end_line: 15, end_column: 27 });
+    expect(state!.policies[0]!.span).toEqual({ file: 'hooks.yaml', line: 9, column: 5, end_line: 15, end_column: 27 });
     expect(state!.policies[0]).not.toHaveProperty('post_execution_webhooks');
     expect(state!.files).toEqual(['hooks.yaml']);
   });
