@@ -5,8 +5,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import jsyaml from 'js-yaml';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { createRequire } from 'node:module';
 import type { Document, Node, Pair } from 'yaml';
+
+// yaml builds positioned trees (see parseYamlText); it is loaded on first need (~40 ms at
+// start-up that valid manifests never pay). Synchronous, because parsing is.
+let yamlModule: typeof import('yaml') | undefined;
+const yaml = () => (yamlModule ??= createRequire(import.meta.url)('yaml') as typeof import('yaml'));
 import { type Diagnostic, formatPath, type SourceSpan, unpositioned } from './diagnostics.js';
 
 export interface YamlDocument {
@@ -65,6 +70,7 @@ function parseFast(file: string, text: string): { documents: YamlDocument[]; dia
 }
 
 function parsePrecise(file: string, text: string): { documents: YamlDocument[]; diagnostics: Diagnostic[] } {
+  const { LineCounter, parseAllDocuments } = yaml();
   const lineCounter = new LineCounter();
   // uniqueKeys off: duplicates are reported below with both positions, yaml's own error has one.
   const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
@@ -119,6 +125,7 @@ function parsePrecise(file: string, text: string): { documents: YamlDocument[]; 
 
 /** Duplicate mapping keys (naming the first occurrence) and aliases without an anchor. */
 function checkNodes(doc: Document.Parsed, spanOf: (node: Node) => SourceSpan): Diagnostic[] {
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   const problems: Diagnostic[] = [];
   const visit = (node: unknown, at: (string | number)[]): void => {
     if (isMap(node)) {
@@ -164,6 +171,7 @@ function spanOfPath(
   which: 'key' | 'value',
   spanOf: (node: Node) => SourceSpan,
 ): SourceSpan {
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   let node: unknown = doc.contents;
   let viaPair: Pair | undefined; // the pair whose value `node` is, if any
   let found = true;

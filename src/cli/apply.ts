@@ -1,0 +1,73 @@
+import readline from 'node:readline/promises';
+import type { Command } from 'commander';
+import { ExitCode, HookctlError } from '../errors.js';
+import { globalOptions, painter, parseDuration } from './context.js';
+import { currentActor, loadDesiredOrExit, openState } from './session.js';
+
+export function registerApply(program: Command): Command {
+  return program
+    .command('apply')
+    .description('apply the manifests (or a saved plan) to the state in one transaction')
+    .argument('[paths...]', 'manifest files or folders (default .)')
+    .option('--plan <file>', 'apply exactly this saved plan (refused if the state or a secret changed since)')
+    .option('--auto-approve', 'do not ask for confirmation')
+    .option('--prune', 'delete unmanaged connections and policies that hookctl created')
+    .option('--lock-timeout <duration>', 'how long to wait for another apply to finish', '30s')
+    .action(async (paths: string[], opts: { plan?: string; autoApprove?: boolean; prune?: boolean; lockTimeout: string }, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const lockTimeoutMs = parseDuration(opts.lockTimeout, '--lock-timeout');
+      if (opts.plan && paths.length > 0) {
+        throw new HookctlError('give either manifest paths or --plan, not both', ExitCode.usage, 'a saved plan already holds what it was made from');
+      }
+      const desired = opts.plan ? undefined : loadDesiredOrExit(paths, g);
+      const { applyManifests, applySavedPlan } = await import('../reconcile/apply.js');
+      const { renderPlan } = await import('../reconcile/render.js');
+      const { readPlanFile } = await import('../reconcile/saved-plan.js');
+      const paint = painter(g.color);
+      const common = { lockTimeoutMs, actor: currentActor(), env: process.env };
+
+      const { db, keys } = await openState(g);
+      try {
+        const result = desired
+          ? await applyManifests(db, keys, desired, {
+              ...common,
+              prune: opts.prune === true,
+              approve: async (plan) => {
+                process.stdout.write(`${renderPlan(plan, paint)}\n`);
+                return opts.autoApprove === true || (await confirm());
+              },
+            })
+          : // A saved plan was reviewed when it was made (as with terraform apply PLANFILE).
+            await applySavedPlan(db, keys, readPlanFile(opts.plan!, process.cwd()), common);
+        const { plan } = result;
+        // approve() printed the plan when there was something to approve.
+        if (!desired || plan.changes.length === 0) process.stdout.write(`${renderPlan(plan, paint)}\n`);
+        if (!result.applied) return;
+        const s = plan.summary;
+        process.stdout.write(
+          `\n${paint.green(`Apply complete! ${s.add} added, ${s.change} changed, ${s.delete} deleted, ${s.move} moved.`)} State serial ${result.serial}.\n`,
+        );
+      } finally {
+        await db.close();
+      }
+    });
+}
+
+async function confirm(): Promise<boolean> {
+  if (!process.stdin.isTTY) {
+    throw new HookctlError(
+      'apply needs confirmation, and stdin is not a terminal; nothing was applied',
+      ExitCode.usage,
+      'run with --auto-approve, or apply a reviewed saved plan with --plan FILE',
+    );
+  }
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    if (answer.trim() === 'yes') return true;
+    process.stdout.write('Apply cancelled; nothing was changed.\n');
+    return false;
+  } finally {
+    rl.close();
+  }
+}

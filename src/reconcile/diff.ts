@@ -1,0 +1,291 @@
+/**
+ * Desired state (manifests) × stored state → plan. Pure: no I/O, no secret values (secrets
+ * arrive as keyed fingerprints). Webhook lists are diffed by key with move detection, and every
+ * managed list is checked with the same PUT semantics the HTTP API uses.
+ */
+import type { DesiredConnection, DesiredPolicy, DesiredState, DesiredWebhook } from '../manifest/types.js';
+import type { StoredConnection, StoredState } from '../state/config-store.js';
+import { indexOwners, putWebhookList, FidesError, type PhaseOwners } from '../model/webhook-lists.js';
+import { PHASES, SECRET_FIELDS, type ConnectionConfig, type Phase, type StoredWebhook, type Webhook } from '../model/types.js';
+import { HookctlError, ExitCode } from '../errors.js';
+import {
+  PLAN_FORMAT_VERSION,
+  type FieldChange,
+  type Plan,
+  type PlannedConnection,
+  type PlannedList,
+  type ResourceChange,
+  type SecretFingerprints,
+} from './plan-types.js';
+
+export interface DiffInput {
+  desired: DesiredState;
+  /** Fingerprints of each declared connection's resolved secrets. */
+  fingerprints: Map<string, SecretFingerprints>;
+  stored: StoredState;
+  prune: boolean;
+  now: string;
+}
+
+const CONNECTION_FIELDS = ['name', 'connection_type', 'access', 'description', 'disabled', 'timeout_ms'] as const;
+const WEBHOOK_FIELDS = ['name', 'direction', 'connection_config_key'] as const;
+
+export function listField(phase: Phase): 'pre_execution_webhooks' | 'post_execution_webhooks' {
+  return phase === 'pre' ? 'pre_execution_webhooks' : 'post_execution_webhooks';
+}
+
+export function computePlan(input: DiffInput): Plan {
+  const { desired, stored, prune } = input;
+  const changes: ResourceChange[] = [];
+  const writes: Plan['writes'] = { connections: [], policies: [], lists: [], delete_policies: [], delete_connections: [] };
+
+  // Connections.
+  const declaredConnections = new Set(desired.connections.map((c) => c.key));
+  for (const conn of desired.connections) {
+    const fp = input.fingerprints.get(conn.key)!;
+    const before = stored.connections.get(conn.key);
+    const fields = connectionFieldChanges(conn, fp, before);
+    if (!before || fields.length > 0) {
+      changes.push({ kind: 'connection', action: before ? 'update' : 'create', key: conn.key, fields });
+      writes.connections.push({ ...connectionConfig(conn), write_secrets: !before || fields.some((f) => f.sensitive) });
+    }
+  }
+
+  // Policies.
+  const declaredPolicies = new Set(desired.policies.map((p) => p.key));
+  for (const policy of desired.policies) {
+    const before = stored.policies.get(policy.key);
+    if (!before) {
+      changes.push({ kind: 'policy', action: 'create', key: policy.key, fields: [{ field: 'name', after: policy.name }] });
+      writes.policies.push({ key: policy.key, name: policy.name });
+    } else if (before.name !== policy.name) {
+      changes.push({ kind: 'policy', action: 'update', key: policy.key, fields: [{ field: 'name', before: before.name, after: policy.name }] });
+      writes.policies.push({ key: policy.key, name: policy.name });
+    }
+  }
+
+  // Unmanaged resources: reported; with --prune, deleted if hookctl's apply created them.
+  const unmanaged: Plan['unmanaged'] = [];
+  for (const [key, p] of stored.policies) {
+    if (declaredPolicies.has(key)) continue;
+    const pruned = prune && p.origin === 'manifest';
+    unmanaged.push({ kind: 'policy', key, origin: p.origin, pruned });
+    if (!pruned) continue;
+    writes.delete_policies.push(key);
+    changes.push({ kind: 'policy', action: 'delete', key, fields: [] });
+    for (const phase of PHASES) {
+      for (const w of stored.webhooks[phase].get(key) ?? []) {
+        changes.push({ kind: 'webhook', action: 'delete', policy_key: key, phase, key: w.key, from: w.order, fields: [] });
+      }
+    }
+  }
+  for (const [key, c] of stored.connections) {
+    if (declaredConnections.has(key)) continue;
+    const pruned = prune && c.origin === 'manifest';
+    unmanaged.push({ kind: 'connection', key, origin: c.origin, pruned });
+    if (!pruned) continue;
+    writes.delete_connections.push(key);
+    changes.push({ kind: 'connection', action: 'delete', key, fields: [] });
+  }
+
+  // Webhook lists: the final state of every list decides key/name ownership, so that a key may
+  // move between two managed lists in one apply.
+  const deletedPolicies = new Set(writes.delete_policies);
+  const finalConnections = new Set([...declaredConnections, ...[...stored.connections.keys()].filter((k) => !writes.delete_connections.includes(k))]);
+  for (const phase of PHASES) {
+    const managed = new Map<string, DesiredWebhook[]>();
+    for (const p of desired.policies) {
+      const list = p[listField(phase)];
+      if (list) managed.set(p.key, list);
+    }
+    const owners = finalOwners(stored.webhooks[phase], managed, deletedPolicies);
+    for (const policy of desired.policies) {
+      const items = managed.get(policy.key);
+      if (!items) continue;
+      const current = stored.webhooks[phase].get(policy.key) ?? [];
+      const next = checkedList(policy, phase, items, current, owners, finalConnections);
+      const listChanges = diffList(policy.key, phase, current, next);
+      if (listChanges.length > 0) {
+        changes.push(...listChanges);
+        writes.lists.push({ policy_key: policy.key, phase, next, destructive: next.length === 0 && current.length > 0 } satisfies PlannedList);
+      }
+    }
+  }
+
+  refuseDanglingConnections(stored, desired, writes.delete_connections, deletedPolicies);
+
+  const fingerprints: Plan['secret_fingerprints'] = {};
+  const refs: Plan['secret_refs'] = {};
+  for (const c of desired.connections) {
+    fingerprints[c.key] = input.fingerprints.get(c.key)!;
+    refs[c.key] = c.secrets;
+  }
+  return {
+    format_version: PLAN_FORMAT_VERSION,
+    created_at: input.now,
+    state_serial: stored.serial,
+    manifest_digest: desired.digest,
+    prune,
+    changes,
+    summary: summarize(changes),
+    unmanaged,
+    writes,
+    secret_fingerprints: fingerprints,
+    secret_refs: refs,
+  };
+}
+
+function connectionConfig(c: DesiredConnection): ConnectionConfig {
+  return {
+    key: c.key,
+    name: c.name,
+    connection_type: c.connection_type,
+    access: c.access,
+    description: c.description ?? null,
+    disabled: c.disabled ?? false,
+    timeout_ms: c.timeout_ms ?? null,
+  };
+}
+
+function connectionFieldChanges(conn: DesiredConnection, fp: SecretFingerprints, before: StoredConnection | undefined): FieldChange[] {
+  const after = connectionConfig(conn);
+  const fields: FieldChange[] = [];
+  for (const f of CONNECTION_FIELDS) {
+    if (!before) {
+      if (after[f] !== null && after[f] !== undefined) fields.push({ field: f, after: after[f] });
+    } else if (before[f] !== after[f]) {
+      fields.push({ field: f, before: before[f], after: after[f] });
+    }
+  }
+  for (const s of SECRET_FIELDS) {
+    if (!before || before.secret_fingerprints[s] !== fp[s]) fields.push({ field: `secrets.${s}`, sensitive: true });
+  }
+  return fields;
+}
+
+/**
+ * Owner index of one phase after the apply: managed lists as desired, the others as stored.
+ * Unmanaged rows go last so they win: a managed list claiming a key that an unmanaged list
+ * holds is then refused by the PUT semantics instead of silently taking it over.
+ */
+function finalOwners(
+  stored: Map<string, StoredWebhook[]>,
+  managed: Map<string, DesiredWebhook[]>,
+  deletedPolicies: Set<string>,
+): PhaseOwners {
+  const rows: { key: string; name: string; policy_key: string }[] = [];
+  for (const [policy_key, list] of managed) for (const w of list) rows.push({ key: w.key, name: w.name, policy_key });
+  for (const [policy_key, list] of stored) {
+    if (!managed.has(policy_key) && !deletedPolicies.has(policy_key)) rows.push(...list);
+  }
+  return indexOwners(rows);
+}
+
+/** The desired list through the Fides PUT semantics, with errors pointing at the manifest. */
+function checkedList(
+  policy: DesiredPolicy,
+  phase: Phase,
+  items: DesiredWebhook[],
+  current: StoredWebhook[],
+  owners: PhaseOwners,
+  connections: Set<string>,
+): Webhook[] {
+  try {
+    return putWebhookList({ phase, policyKey: policy.key, owners, connectionExists: (k) => connections.has(k) }, current, items);
+  } catch (err) {
+    if (!(err instanceof FidesError)) throw err;
+    const span = (err.index !== undefined ? items[err.index] : undefined)?.span ?? policy.span;
+    const where = `${span.file}:${span.line}:${span.column}: `;
+    throw new HookctlError(
+      `${where}policy '${policy.key}' ${listField(phase)}: ${err.detail}`,
+      ExitCode.runtime,
+      'the stored state has a webhook your manifests do not manage; declare that policy\'s list, or rename yours',
+    );
+  }
+}
+
+/** Keyed diff of one list. Moves: kept webhooks outside the longest run that kept its order. */
+export function diffList(policy_key: string, phase: Phase, current: readonly StoredWebhook[], next: readonly Webhook[]): ResourceChange[] {
+  const changes: ResourceChange[] = [];
+  const nextIndex = new Map(next.map((w, i) => [w.key, i]));
+  const currentByKey = new Map(current.map((w) => [w.key, w]));
+  for (const w of current) {
+    if (!nextIndex.has(w.key)) changes.push({ kind: 'webhook', action: 'delete', policy_key, phase, key: w.key, from: w.order, fields: [] });
+  }
+  const kept = next.filter((w) => currentByKey.has(w.key));
+  const stay = longestIncreasingRun(kept.map((w) => currentByKey.get(w.key)!.order));
+  next.forEach((w, to) => {
+    const before = currentByKey.get(w.key);
+    if (!before) {
+      changes.push({
+        kind: 'webhook',
+        action: 'create',
+        policy_key,
+        phase,
+        key: w.key,
+        to,
+        fields: WEBHOOK_FIELDS.map((f) => ({ field: f, after: w[f] })),
+      });
+      return;
+    }
+    const fields: FieldChange[] = WEBHOOK_FIELDS.filter((f) => before[f] !== w[f]).map((f) => ({ field: f, before: before[f], after: w[f] }));
+    const moved = !stay.has(before.order);
+    if (fields.length > 0) changes.push({ kind: 'webhook', action: 'update', policy_key, phase, key: w.key, from: before.order, to, fields });
+    else if (moved) changes.push({ kind: 'webhook', action: 'move', policy_key, phase, key: w.key, from: before.order, to, fields: [] });
+  });
+  return changes;
+}
+
+/** The values of one longest strictly increasing subsequence (O(n log n)). */
+function longestIncreasingRun(values: number[]): Set<number> {
+  const tails: number[] = [];
+  const tailAt: number[] = [];
+  const prev: number[] = new Array(values.length).fill(-1);
+  values.forEach((v, i) => {
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (tails[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    tails[lo] = v;
+    tailAt[lo] = i;
+    prev[i] = lo > 0 ? tailAt[lo - 1]! : -1;
+  });
+  const run = new Set<number>();
+  for (let i = tails.length > 0 ? tailAt[tails.length - 1]! : -1; i >= 0; i = prev[i]!) run.add(values[i]!);
+  return run;
+}
+
+function refuseDanglingConnections(stored: StoredState, desired: DesiredState, deleting: string[], deletedPolicies: Set<string>): void {
+  if (deleting.length === 0) return;
+  const gone = new Set(deleting);
+  const managedLists = new Set(desired.policies.flatMap((p) => PHASES.filter((ph) => p[listField(ph)]).map((ph) => `${ph}/${p.key}`)));
+  for (const phase of PHASES) {
+    for (const [policyKey, list] of stored.webhooks[phase]) {
+      if (deletedPolicies.has(policyKey) || managedLists.has(`${phase}/${policyKey}`)) continue;
+      const user = list.find((w) => gone.has(w.connection_config_key));
+      if (user) {
+        throw new HookctlError(
+          `cannot prune connection '${user.connection_config_key}': webhook '${user.key}' of policy '${policyKey}' (${listField(phase)}) still uses it`,
+          ExitCode.runtime,
+          'declare that connection again, or remove the webhook first',
+        );
+      }
+    }
+  }
+}
+
+export function summarize(changes: ResourceChange[]): Plan['summary'] {
+  const s = { add: 0, change: 0, delete: 0, move: 0 };
+  for (const c of changes) {
+    if (c.action === 'create') s.add++;
+    else if (c.action === 'update') s.change++;
+    else if (c.action === 'delete') s.delete++;
+    else s.move++;
+  }
+  return s;
+}
+
+export type { PlannedConnection };

@@ -1,0 +1,82 @@
+/**
+ * The plan document: what `plan --json` prints and `plan --out` saves, and what `apply` executes.
+ * It carries the desired configuration (secrets as the manifest's refs, with keyed fingerprints of
+ * their resolved values), never a secret value.
+ */
+import type { SecretInput } from '../manifest/types.js';
+import type { ConnectionConfig, HttpsSecrets, Origin, Phase, Policy, Webhook } from '../model/types.js';
+
+export const PLAN_FORMAT_VERSION = 1;
+
+export interface FieldChange {
+  field: string;
+  before?: unknown;
+  after?: unknown;
+  /** Secret fields: values never shown, only that they change. */
+  sensitive?: boolean;
+}
+
+export type ResourceChange =
+  | { kind: 'connection'; action: 'create' | 'update' | 'delete'; key: string; fields: FieldChange[] }
+  | { kind: 'policy'; action: 'create' | 'update' | 'delete'; key: string; fields: FieldChange[] }
+  | {
+      kind: 'webhook';
+      action: 'create' | 'update' | 'delete' | 'move';
+      policy_key: string;
+      phase: Phase;
+      key: string;
+      /** Position before (absent for create) and after (absent for delete). */
+      from?: number;
+      to?: number;
+      fields: FieldChange[];
+    };
+
+export interface PlanSummary {
+  add: number;
+  change: number;
+  delete: number;
+  move: number;
+}
+
+export type SecretFingerprints = Record<keyof HttpsSecrets, string>;
+
+export interface PlannedConnection extends ConnectionConfig {
+  /** Secrets are (re)written: new connection, or a fingerprint differs from the stored one. */
+  write_secrets: boolean;
+}
+
+export interface PlannedList {
+  policy_key: string;
+  phase: Phase;
+  next: Webhook[];
+  /** `[]` where webhooks exist: everything in the list goes. */
+  destructive: boolean;
+}
+
+export interface Plan {
+  format_version: typeof PLAN_FORMAT_VERSION;
+  created_at: string;
+  /** The state serial the plan was made against: apply refuses (exit 6) if it moved. */
+  state_serial: number;
+  manifest_digest: string;
+  prune: boolean;
+  changes: ResourceChange[];
+  summary: PlanSummary;
+  unmanaged: { kind: 'connection' | 'policy'; key: string; origin: Origin; pruned: boolean }[];
+  /** What apply writes: only resources and lists that change. */
+  writes: {
+    connections: PlannedConnection[];
+    policies: Policy[];
+    lists: PlannedList[];
+    delete_policies: string[];
+    delete_connections: string[];
+  };
+  /** Every declared connection's secret fingerprints, re-checked at apply time. */
+  secret_fingerprints: Record<string, SecretFingerprints>;
+  /** Secret refs as declared, to re-resolve them at apply time. */
+  secret_refs: Record<string, Record<keyof HttpsSecrets, SecretInput>>;
+}
+
+export function hasChanges(plan: Plan): boolean {
+  return plan.changes.length > 0;
+}
