@@ -15,6 +15,8 @@ import { registerHistory } from './history.js';
 import { registerRun } from './run.js';
 import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
+import { registerSimulate } from './simulate.js';
+import { registerMock } from './mock.js';
 
 const program = new Command('hookctl')
   .description('GitOps for privacy-request policy webhooks')
@@ -23,7 +25,7 @@ const program = new Command('hookctl')
   .exitOverride();
 addGlobalOptions(program);
 
-for (const register of [registerValidate, registerPlan, registerApply, registerExport, registerHistory, registerServe, registerToken, registerRun]) {
+for (const register of [registerValidate, registerPlan, registerApply, registerExport, registerHistory, registerServe, registerToken, registerRun, registerSimulate, registerMock]) {
   const cmd = register(program);
   addGlobalOptions(cmd).exitOverride();
 }
