@@ -1,4 +1,4 @@
-import { painter, type Painter } from '../src/cli/context.js';
+import { painter, type Painter } from '../src/paint.js';
 import { differs, type ExpectationResult, show, showPair } from './expectations.js';
 import type { RequestResult, ScenarioResult, SimulationReport } from './runner.js';
 

@@ -1,7 +1,8 @@
 import readline from 'node:readline/promises';
 import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
-import { globalOptions, painter, parseDuration } from './context.js';
+import { globalOptions, parseDuration } from './context.js';
+import { painter } from '../paint.js';
 import { currentActor, loadDesiredOrExit, openState } from './session.js';
 
 export function registerApply(program: Command): Command {
@@ -36,9 +37,13 @@ export function registerApply(program: Command): Command {
                 process.stdout.write(`${renderPlan(plan, paint)}\n`);
                 return opts.autoApprove === true || (await confirm());
               },
+              // Unattended, another apply landing first is no reason to stop: plan again under the lock.
+              ...(opts.autoApprove && {
+                onReplan: (plan) => process.stdout.write(`\nThe state changed while waiting for the lock; planned again:\n${renderPlan(plan, paint)}\n`),
+              }),
             })
           : // A saved plan was reviewed when it was made (as with terraform apply PLANFILE).
-            await applySavedPlan(db, keys, readPlanFile(opts.plan!, process.cwd()), common);
+            await applySavedPlan(db, keys, readPlanFile(opts.plan!, process.cwd(), keys), common);
         const { plan } = result;
         // approve() printed the plan when there was something to approve.
         if (!desired || plan.changes.length === 0) process.stdout.write(`${renderPlan(plan, paint)}\n`);

@@ -38,10 +38,3 @@ export function parseDuration(text: string, flag: string): number {
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
   return Math.round(Number(m[1]) * unit);
 }
-
-/** ANSI colouring that turns itself off (NO_COLOR, --no-color, not a terminal). */
-export function painter(enabled: boolean) {
-  const wrap = (code: string) => (s: string) => (enabled ? `\u001b[${code}m${s}\u001b[0m` : s);
-  return { green: wrap('32'), red: wrap('31'), yellow: wrap('33'), cyan: wrap('36'), bold: wrap('1'), dim: wrap('2') };
-}
-export type Painter = ReturnType<typeof painter>;

@@ -42,11 +42,27 @@ function reportAndExit(err: unknown): never {
     if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exit(err.exitCode);
   }
-  const e = err as Error;
-  process.stderr.write(`error: ${e?.message ?? String(err)}\n`);
+  const e = err as Error & { code?: unknown; syscall?: unknown; severity?: unknown };
+  const known = describeEnvironmentError(e);
+  process.stderr.write(`error: ${known?.message ?? e?.message ?? String(err)}\n`);
   if (debug) process.stderr.write(`${e?.stack ?? ''}\n`);
-  else process.stderr.write('hint: this is a bug in hookctl; run again with --debug for a stack trace\n');
+  else process.stderr.write(`hint: ${known?.hint ?? 'this is a bug in hookctl; run again with --debug for a stack trace'}\n`);
   process.exit(ExitCode.runtime);
+}
+
+/**
+ * Errors of the machine rather than of hookctl (files, the database): said plainly. A driver
+ * error's message starts with the SQL, which can carry bound values: only the cause is shown.
+ */
+function describeEnvironmentError(e: { code?: unknown; syscall?: unknown; severity?: unknown; message?: string }): { message: string; hint: string } | null {
+  const cause = (e.message ?? '').split(' - ').pop() ?? '';
+  if (e.code === 'SQLITE_BUSY') {
+    return { message: 'the state database is busy: another process holds its write lock', hint: 'try again when the other apply or server write has finished' };
+  }
+  if (typeof e.code === 'string' && e.code.startsWith('SQLITE_')) return { message: `state database: ${cause}`, hint: 'check the SQLite file and its folder (permissions, disk space)' };
+  if (typeof e.severity === 'string' && typeof e.code === 'string') return { message: `state database: ${cause}`, hint: `PostgreSQL error ${e.code}` };
+  if (typeof e.code === 'string' && typeof e.syscall === 'string') return { message: e.message ?? e.code, hint: 'check the path and its permissions' };
+  return null;
 }
 
 try {

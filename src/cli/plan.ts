@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
-import { globalOptions, painter } from './context.js';
+import { globalOptions } from './context.js';
+import { painter } from '../paint.js';
 import { loadDesiredOrExit, openState } from './session.js';
 
 export function registerPlan(program: Command): Command {
@@ -25,10 +26,10 @@ export function registerPlan(program: Command): Command {
       } finally {
         await db.close();
       }
-      if (opts.json) process.stdout.write(`${JSON.stringify(planDocument(plan, process.cwd()), null, 2)}\n`);
+      if (opts.json) process.stdout.write(`${JSON.stringify(planDocument(plan, process.cwd(), keys), null, 2)}\n`);
       else process.stdout.write(`${renderPlan(plan, painter(g.color))}\n`);
       if (opts.out) {
-        writePlanFile(opts.out, plan, process.cwd());
+        writePlanFile(opts.out, plan, process.cwd(), keys);
         process.stderr.write(`Saved the plan to ${opts.out}. Apply exactly this plan with: hookctl apply --plan ${opts.out}\n`);
       }
       if (opts.detailedExitcode && plan.changes.length > 0) process.exitCode = ExitCode.changes;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
-import { globalOptions, painter, type Painter } from './context.js';
+import { globalOptions } from './context.js';
+import { painter, type Painter } from '../paint.js';
 import { openState } from './session.js';
 import type { RequestView } from '../engine/requests.js';
 
@@ -12,10 +13,12 @@ export function registerRun(program: Command): Command {
     .option('--email <email>', 'identity: email')
     .option('--phone-number <phone>', 'identity: phone number')
     .option('--webhook-timeout <ms>', 'timeout of one webhook call in ms (env HOOKCTL_WEBHOOK_TIMEOUT_MS; default 30000)')
+    .option('--resume-timeout <minutes>', 'lifetime of reply-to tokens in minutes (env HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT; default 3600)')
     .option('--json', 'print the request (with its timeline) as JSON')
-    .action(async (opts: { policy: string; email?: string; phoneNumber?: string; webhookTimeout?: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { policy: string; email?: string; phoneNumber?: string; webhookTimeout?: string; resumeTimeout?: string; json?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const webhookTimeoutMs = positiveInt(opts.webhookTimeout ?? process.env.HOOKCTL_WEBHOOK_TIMEOUT_MS, '--webhook-timeout');
+      const webhookTimeoutMs = positiveNumber(opts.webhookTimeout ?? process.env.HOOKCTL_WEBHOOK_TIMEOUT_MS, '--webhook-timeout', true);
+      const resumeTimeoutMinutes = positiveNumber(opts.resumeTimeout ?? process.env.HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT, '--resume-timeout', false);
       const { createPrivacyRequests } = await import('../engine/service.js');
       const { runToSettled } = await import('../engine/worker.js');
       const { db, keys } = await openState(g);
@@ -24,8 +27,11 @@ export function registerRun(program: Command): Command {
         const identity = { ...(opts.email && { email: opts.email }), ...(opts.phoneNumber && { phone_number: opts.phoneNumber }) };
         const created = await createPrivacyRequests(db, [{ policy_key: opts.policy, identity }]);
         const failed = created.failed[0];
-        if (failed) throw new HookctlError(`cannot create the privacy request: ${failed.message}`, ExitCode.invalid);
-        view = await runToSettled(db, keys, created.succeeded[0]!.id, { ...(webhookTimeoutMs !== undefined && { webhookTimeoutMs }) });
+        if (failed) throw new HookctlError(`cannot create the privacy request: ${failed.message}`, ExitCode.runtime, 'hookctl export lists the policies in the state');
+        view = await runToSettled(db, keys, created.succeeded[0]!.id, {
+          ...(webhookTimeoutMs !== undefined && { webhookTimeoutMs }),
+          ...(resumeTimeoutMinutes !== undefined && { resumeTimeoutMinutes }),
+        });
       } finally {
         await db.close();
       }
@@ -34,10 +40,10 @@ export function registerRun(program: Command): Command {
     });
 }
 
-function positiveInt(text: string | undefined, flag: string): number | undefined {
+function positiveNumber(text: string | undefined, flag: string, integer: boolean): number | undefined {
   if (text === undefined || text === '') return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new HookctlError(`${flag} '${text}' is not a positive number of milliseconds`, ExitCode.usage);
+  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new HookctlError(`${flag} '${text}' is not a positive ${integer ? 'whole ' : ''}number`, ExitCode.usage);
   return n;
 }
 

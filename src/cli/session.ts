@@ -6,6 +6,7 @@ import { formatDiagnostics } from '../manifest/diagnostics.js';
 import type { DesiredState } from '../manifest/types.js';
 import { openDatabase, parseDatabaseUrl, type Database } from '../state/database.js';
 import { loadMasterKey, type Keys } from '../state/keys.js';
+import { checkMasterKey } from '../state/config-store.js';
 import type { GlobalOptions } from './context.js';
 
 /** Manifests or exit 3 with every diagnostic printed; nothing of the state is touched before. */
@@ -25,6 +26,12 @@ export async function openState(g: GlobalOptions): Promise<StateSession> {
   const loc = parseDatabaseUrl(g.databaseUrl, process.cwd());
   const keys = loadMasterKey(loc);
   const db = await openDatabase(loc);
+  try {
+    await checkMasterKey(db.knex, keys);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
   return { db, keys };
 }
 

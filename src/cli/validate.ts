@@ -2,7 +2,8 @@ import { type Command, Option } from 'commander';
 import { ExitCode } from '../errors.js';
 import { countBySeverity, DIAGNOSTIC_FORMATS, type DiagnosticFormat, formatDiagnostics, plural } from '../manifest/diagnostics.js';
 import { loadManifests } from '../manifest/load.js';
-import { globalOptions, painter } from './context.js';
+import { globalOptions } from './context.js';
+import { painter } from '../paint.js';
 
 export function registerValidate(program: Command): Command {
   return program

@@ -2,7 +2,7 @@
  * Positioned problems found in YAML input (manifests, harness scenarios) and their three
  * renderings: a human one with code frames, the contract's JSON, and GitHub annotations.
  */
-import { painter } from '../cli/context.js';
+import { painter } from '../paint.js';
 
 /**
  * A region of a source file. Lines and columns are 1-based; the end is exclusive (the column
@@ -128,7 +128,7 @@ function formatText(diags: Diagnostic[], opts: { color: boolean; sources: Map<st
     const severity = d.severity === 'error' ? paint.red(`error[${d.code}]`) : paint.yellow(`warning[${d.code}]`);
     const out = [`${paint.bold(formatPosition(d))}: ${severity}: ${d.message}`];
     const line = d.line > 0 ? sourceLines(d.file)?.[d.line - 1] : undefined;
-    if (line !== undefined) out.push(...codeFrame(d, line, paint));
+    if (line !== undefined) out.push(...codeFrame(d, /(^|\.)secrets(\.|$)/.test(d.path) ? hideValue(line) : line, paint));
     if (d.hint) out.push(`  ${paint.cyan('hint')}: ${d.hint}`);
     return out.join('\n');
   });
@@ -150,6 +150,14 @@ function codeFrame(d: Diagnostic, line: string, paint: ReturnType<typeof painter
   const marks = '^'.repeat(Math.max(1, end - start));
   const colorMarks = d.severity === 'error' ? paint.red(marks) : paint.yellow(marks);
   return [` ${paint.dim(`${gutter} |`)} ${line}`, ` ${paint.dim(`${pad} |`)} ${indent}${colorMarks}`];
+}
+
+/**
+ * A source line under `secrets` may hold a secret (an inline authorization is exactly the
+ * mistake being reported): show the key, never the value, since CI logs keep this output.
+ */
+function hideValue(line: string): string {
+  return line.replace(/^(\s*(?:-\s+)?[^:#]+:\s*)(\S.*)$/, (_, key: string, value: string) => `${key}${'*'.repeat(Math.min(value.length, 8))}`);
 }
 
 export function plural(n: number, noun: string, nouns = `${noun}s`): string {

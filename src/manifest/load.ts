@@ -92,7 +92,7 @@ function desiredState(entries: ManifestEntries, files: string[], sources: Map<st
     ...(p.lists.post ? { post_execution_webhooks: p.lists.post.map(webhook) } : {}),
     }),
   );
-  return { connections, policies, files, digest: manifestDigest(files, sources) };
+  return { connections, policies, files, digest: manifestDigest(files, sources, cwd) };
 }
 
 /**
@@ -104,12 +104,20 @@ function withLazySpan<T extends object>(entry: Pick<Entry, 'doc' | 'path'>, valu
   return Object.defineProperty(value, 'span', { get: () => (span ??= entry.doc.spanOf(entry.path)), enumerable: false }) as T & { span: SourceSpan };
 }
 
-function manifestDigest(files: string[], sources: Map<string, string>): string {
+/**
+ * Names count relative to the files' common folder, not to the working directory, so the same
+ * manifests give the same digest wherever they are applied from.
+ */
+function manifestDigest(files: string[], sources: Map<string, string>, cwd: string): string {
+  const absolute = files.map((f) => path.resolve(cwd, f));
+  let root = absolute.length > 0 ? path.dirname(absolute[0]!) : cwd;
+  const inside = (f: string) => !path.relative(root, f).startsWith('..');
+  while (!absolute.every(inside) && root !== path.dirname(root)) root = path.dirname(root);
   const hash = createHash('sha256');
-  for (const file of files) {
+  files.forEach((file, i) => {
     const content = Buffer.from(sources.get(file) ?? '', 'utf8');
     // Length-prefixed so that no two different file sets hash alike.
-    hash.update(`${file}\n${content.length}\n`).update(content);
-  }
+    hash.update(`${path.relative(root, absolute[i]!)}\n${content.length}\n`).update(content);
+  });
   return hash.digest('hex');
 }

@@ -64,15 +64,20 @@ export function resolveSecretInput(input: SecretInput, env: Record<string, strin
 }
 
 /** Both secrets of a connection, resolved, with the URL rule enforced on the resolved url. */
-export function resolveConnectionSecrets(conn: DesiredConnection, env: Record<string, string | undefined>): HttpsSecrets {
-  const where = (field: string) => `connection '${conn.key}', secrets.${field}`;
-  const url = resolveSecretInput(conn.secrets.url, env, where('url'));
-  const authorization = resolveSecretInput(conn.secrets.authorization, env, where('authorization'));
+export function resolveConnectionSecrets(
+  connectionKey: string,
+  secrets: DesiredConnection['secrets'],
+  env: Record<string, string | undefined>,
+): HttpsSecrets {
+  const where = (field: string) => `connection '${connectionKey}', secrets.${field}`;
+  const url = resolveSecretInput(secrets.url, env, where('url'));
+  const authorization = resolveSecretInput(secrets.authorization, env, where('authorization'));
   const reason = checkWebhookUrl(url);
   if (reason) {
     throw new HookctlError(
-      `${where('url')} (${describeSecretInput(conn.secrets.url)}) is not an allowed webhook URL: ${reason}`,
+      `${where('url')} (${describeSecretInput(secrets.url)}) is not an allowed webhook URL: ${reason}`,
       ExitCode.invalid,
+      'webhook URLs must be https:// (http:// only for 127.0.0.1, localhost or [::1])',
     );
   }
   return { url, authorization };

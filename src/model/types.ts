@@ -4,7 +4,6 @@
  */
 
 export type Direction = 'one_way' | 'two_way';
-export const DIRECTIONS: readonly Direction[] = ['one_way', 'two_way'];
 
 /** `callback_type` in the webhook body; also names the two webhook tables. */
 export type Phase = 'pre' | 'post';

@@ -100,6 +100,7 @@ export function putWebhookList(ctx: ListContext, current: readonly Webhook[], it
   });
 
   const mine = new Map(current.map((w) => [w.key, w]));
+  const finalNames = new Set<string>();
   return resolved.map((item, index) => {
     if (!ctx.connectionExists(item.connection_config_key)) {
       throw new FidesError(404, connectionNotFound(item.connection_config_key).detail, index);
@@ -115,7 +116,11 @@ export function putWebhookList(ctx: ListContext, current: readonly Webhook[], it
     const name = item.name ?? mine.get(item.key)?.name;
     if (name === undefined) throw new FidesError(400, `Webhook '${item.key}' is new and needs a name.`, index);
     const nameOwner = ctx.owners.byName.get(name);
-    if (nameOwner !== undefined && nameOwner !== ctx.policyKey) throw new FidesError(400, nameExists(ctx.phase, name).detail, index);
+    // A kept name (item without one) may still collide with a name given in this request.
+    if ((nameOwner !== undefined && nameOwner !== ctx.policyKey) || finalNames.has(name)) {
+      throw new FidesError(400, nameExists(ctx.phase, name).detail, index);
+    }
+    finalNames.add(name);
     return { key: item.key, name, connection_config_key: item.connection_config_key, direction: item.direction };
   });
 }

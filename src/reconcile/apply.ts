@@ -1,7 +1,8 @@
 /**
- * Applying: one transaction under the state lock. `apply` plans inside the lock (like terraform,
- * a second apply waits and then plans against what the first wrote); `apply --plan` refuses a
- * saved plan whose state serial or secrets moved (exit 6).
+ * Applying: one transaction under the state lock. `apply` plans and asks outside the lock (a
+ * reviewer may take their time without blocking serve or other writers), then takes the lock
+ * and writes only if the state did not move meanwhile; `apply --plan` refuses a saved plan whose
+ * state, serial or secrets moved (exit 6).
  */
 import type { Knex } from 'knex';
 import type { Database } from '../state/database.js';
@@ -44,14 +45,30 @@ export interface ApplyManifestsOptions extends ApplyOptions {
   prune: boolean;
   /** Called with the plan before anything is written; false cancels (nothing written). */
   approve(plan: Plan): Promise<boolean>;
+  /**
+   * The state moved between approval and the lock (another apply landed). With a callback, the
+   * plan is made again under the lock and applied as is (auto-approve: the callback shows it);
+   * without one, apply refuses with exit 6 (an interactive approval covered the old plan only).
+   */
+  onReplan?(plan: Plan): void;
 }
 
 export async function applyManifests(db: Database, keys: Keys, desired: DesiredState, opts: ApplyManifestsOptions): Promise<ApplyResult> {
   const resolved = resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env);
+  const planAgainst = (stored: StoredState) =>
+    computePlan({ desired, fingerprints: resolved.fingerprints, stored, prune: opts.prune, now: new Date().toISOString() });
+
+  const reviewed = planAgainst(await readState(db.knex));
+  if (reviewed.changes.length === 0 || !(await opts.approve(reviewed))) return { plan: reviewed, serial: reviewed.state_serial, applied: false };
   return withStateLock(db, opts.lockTimeoutMs, async (trx) => {
     const state = await readState(trx);
-    const plan = computePlan({ desired, fingerprints: resolved.fingerprints, stored: state, prune: opts.prune, now: new Date().toISOString() });
-    if (plan.changes.length === 0 || !(await opts.approve(plan))) return { plan, serial: state.serial, applied: false };
+    let plan = reviewed;
+    if (state.serial !== reviewed.state_serial) {
+      if (!opts.onReplan) throw stateMoved(reviewed.state_serial, state.serial, 'the state changed while the plan was reviewed');
+      plan = planAgainst(state);
+      opts.onReplan(plan);
+      if (plan.changes.length === 0) return { plan, serial: state.serial, applied: false };
+    }
     return { plan, serial: await writePlan(trx, keys, plan, state, resolved, opts), applied: true };
   });
 }
@@ -73,16 +90,21 @@ export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts:
   }
   return withStateLock(db, opts.lockTimeoutMs, async (trx) => {
     const state = await readState(trx);
-    if (state.serial !== plan.state_serial) {
+    if (state.state_id !== plan.state_id) {
       throw new HookctlError(
-        `saved plan is stale: the state changed since the plan was made (serial ${plan.state_serial} → ${state.serial})`,
+        `saved plan was made against another state database (${plan.state_id}; this one is ${state.state_id})`,
         ExitCode.stalePlan,
-        'run hookctl plan again',
+        'plan against this state: hookctl plan --out FILE',
       );
     }
+    if (state.serial !== plan.state_serial) throw stateMoved(plan.state_serial, state.serial, 'saved plan is stale: the state changed since the plan was made');
     if (plan.changes.length === 0) return { plan, serial: state.serial, applied: false };
     return { plan, serial: await writePlan(trx, keys, plan, state, resolved, opts), applied: true };
   });
+}
+
+function stateMoved(planned: number, now: number, what: string): HookctlError {
+  return new HookctlError(`${what} (serial ${planned} → ${now}); nothing was applied`, ExitCode.stalePlan, 'run hookctl plan again');
 }
 
 async function writePlan(trx: Knex.Transaction, keys: Keys, plan: Plan, state: StoredState, resolved: ResolvedSecrets, opts: ApplyOptions): Promise<number> {

@@ -12,7 +12,6 @@ import {
   PLAN_FORMAT_VERSION,
   type FieldChange,
   type Plan,
-  type PlannedConnection,
   type PlannedList,
   type ResourceChange,
   type SecretFingerprints,
@@ -124,6 +123,7 @@ export function computePlan(input: DiffInput): Plan {
     format_version: PLAN_FORMAT_VERSION,
     created_at: input.now,
     state_serial: stored.serial,
+    state_id: stored.state_id,
     manifest_digest: desired.digest,
     prune,
     changes,
@@ -204,7 +204,11 @@ function checkedList(
   }
 }
 
-/** Keyed diff of one list. Moves: kept webhooks outside the longest run that kept its order. */
+/**
+ * Keyed diff of one list. Moved: the kept webhooks outside the longest run that kept its
+ * relative order (the fewest moves that explain the new order); among equally long runs, the
+ * one keeping most webhooks at their old position, so a swap reports the two that swapped.
+ */
 export function diffList(policy_key: string, phase: Phase, current: readonly StoredWebhook[], next: readonly Webhook[]): ResourceChange[] {
   const changes: ResourceChange[] = [];
   const nextIndex = new Map(next.map((w, i) => [w.key, i]));
@@ -213,7 +217,7 @@ export function diffList(policy_key: string, phase: Phase, current: readonly Sto
     if (!nextIndex.has(w.key)) changes.push({ kind: 'webhook', action: 'delete', policy_key, phase, key: w.key, from: w.order, fields: [] });
   }
   const kept = next.filter((w) => currentByKey.has(w.key));
-  const stay = longestIncreasingRun(kept.map((w) => currentByKey.get(w.key)!.order));
+  const stay = orderKeepingRun(kept.map((w) => ({ from: currentByKey.get(w.key)!.order, to: nextIndex.get(w.key)! })));
   next.forEach((w, to) => {
     const before = currentByKey.get(w.key);
     if (!before) {
@@ -229,32 +233,34 @@ export function diffList(policy_key: string, phase: Phase, current: readonly Sto
       return;
     }
     const fields: FieldChange[] = WEBHOOK_FIELDS.filter((f) => before[f] !== w[f]).map((f) => ({ field: f, before: before[f], after: w[f] }));
-    const moved = !stay.has(before.order);
+    const moved = !stay.has(before.order) && before.order !== to;
     if (fields.length > 0) changes.push({ kind: 'webhook', action: 'update', policy_key, phase, key: w.key, from: before.order, to, fields });
     else if (moved) changes.push({ kind: 'webhook', action: 'move', policy_key, phase, key: w.key, from: before.order, to, fields: [] });
   });
   return changes;
 }
 
-/** The values of one longest strictly increasing subsequence (O(n log n)). */
-function longestIncreasingRun(values: number[]): Set<number> {
-  const tails: number[] = [];
-  const tailAt: number[] = [];
-  const prev: number[] = new Array(values.length).fill(-1);
-  values.forEach((v, i) => {
-    let lo = 0;
-    let hi = tails.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (tails[mid]! < v) lo = mid + 1;
-      else hi = mid;
+/**
+ * The old positions of a longest subsequence increasing in old position (items in new order),
+ * ties broken towards more items whose position did not change. O(n²): lists hold at most 50.
+ */
+function orderKeepingRun(items: { from: number; to: number }[]): Set<number> {
+  const best = items.map((it) => ({ length: 1, fixed: it.from === it.to ? 1 : 0, prev: -1 }));
+  items.forEach((it, i) => {
+    for (let j = 0; j < i; j++) {
+      if (items[j]!.from >= it.from) continue;
+      const length = best[j]!.length + 1;
+      const fixed = best[j]!.fixed + (it.from === it.to ? 1 : 0);
+      if (length > best[i]!.length || (length === best[i]!.length && fixed > best[i]!.fixed)) best[i] = { length, fixed, prev: j };
     }
-    tails[lo] = v;
-    tailAt[lo] = i;
-    prev[i] = lo > 0 ? tailAt[lo - 1]! : -1;
+  });
+  let end = -1;
+  best.forEach((b, i) => {
+    const e = end >= 0 ? best[end]! : undefined;
+    if (!e || b.length > e.length || (b.length === e.length && b.fixed > e.fixed)) end = i;
   });
   const run = new Set<number>();
-  for (let i = tails.length > 0 ? tailAt[tails.length - 1]! : -1; i >= 0; i = prev[i]!) run.add(values[i]!);
+  for (let i = end; i >= 0; i = best[i]!.prev) run.add(items[i]!.from);
   return run;
 }
 
@@ -288,4 +294,3 @@ export function summarize(changes: ResourceChange[]): Plan['summary'] {
   return s;
 }
 
-export type { PlannedConnection };

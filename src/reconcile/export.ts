@@ -20,9 +20,13 @@ export function secretEnvName(connectionKey: string, field: 'url' | 'authorizati
 
 export function exportManifests(state: StoredState): ExportResult {
   const variables: ExportResult['variables'] = [];
+  const used = new Set<string>();
   const connection = [...state.connections.values()].map((c) => {
     const env = (field: 'url' | 'authorization') => {
-      const name = secretEnvName(c.key, field);
+      // Keys differing only in punctuation (a.b, a_b) map to one name: number the later ones.
+      let name = secretEnvName(c.key, field);
+      for (let n = 2; used.has(name); n++) name = `${secretEnvName(c.key, field)}_${n}`;
+      used.add(name);
       variables.push({ connection: c.key, field, env: name });
       return { env: name };
     };

@@ -58,6 +58,8 @@ export interface Plan {
   created_at: string;
   /** The state serial the plan was made against: apply refuses (exit 6) if it moved. */
   state_serial: number;
+  /** The state database it was made against: another one refuses it (exit 6). */
+  state_id: string;
   manifest_digest: string;
   prune: boolean;
   changes: ResourceChange[];
@@ -75,8 +77,4 @@ export interface Plan {
   secret_fingerprints: Record<string, SecretFingerprints>;
   /** Secret refs as declared, to re-resolve them at apply time. */
   secret_refs: Record<string, Record<keyof HttpsSecrets, SecretInput>>;
-}
-
-export function hasChanges(plan: Plan): boolean {
-  return plan.changes.length > 0;
 }

@@ -1,5 +1,5 @@
 /** The human plan: `+` create, `~` update, `-` delete, `↕` move; secrets as (sensitive). */
-import type { Painter } from '../cli/context.js';
+import type { Painter } from '../paint.js';
 import type { FieldChange, Plan, ResourceChange } from './plan-types.js';
 import { listField } from './diff.js';
 

@@ -1,35 +1,57 @@
-/** Saved plans (`plan --out`, `apply --plan`): JSON, versioned, file refs relative to cwd. */
+/**
+ * Saved plans (`plan --out`, `apply --plan`): JSON, versioned, file refs relative to cwd, and
+ * signed (HMAC under a key derived from the master key): apply executes a plan's writes as they
+ * stand, so an edited file, or one made with another master key, is refused.
+ */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { SecretInput } from '../manifest/types.js';
+import type { Keys } from '../state/keys.js';
 import { PLAN_FORMAT_VERSION, type Plan } from './plan-types.js';
 
-/** The plan as a portable document: file-ref folders relative to `cwd`. */
-export function planDocument(plan: Plan, cwd: string): Plan {
-  return mapBaseDirs(plan, (dir) => path.relative(cwd, dir) || '.');
+export type SignedPlan = Plan & { signature: string };
+
+/** The plan as a portable, signed document: file-ref folders relative to `cwd`. */
+export function planDocument(plan: Plan, cwd: string, keys: Keys): SignedPlan {
+  const doc = mapBaseDirs(plan, (dir) => path.relative(cwd, dir) || '.');
+  return { ...doc, signature: sign(keys, doc) };
 }
 
-export function writePlanFile(file: string, plan: Plan, cwd: string): void {
-  fs.writeFileSync(file, `${JSON.stringify(planDocument(plan, cwd), null, 2)}\n`, { mode: 0o600 });
-}
-
-export function readPlanFile(file: string, cwd: string): Plan {
-  let doc: Plan;
+export function writePlanFile(file: string, plan: Plan, cwd: string, keys: Keys): void {
   try {
-    doc = JSON.parse(fs.readFileSync(file, 'utf8')) as Plan;
+    fs.writeFileSync(file, `${JSON.stringify(planDocument(plan, cwd, keys), null, 2)}\n`, { mode: 0o600 });
+  } catch (err) {
+    throw new HookctlError(`cannot write the plan to ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.runtime, 'check that the folder exists and is writable');
+  }
+}
+
+export function readPlanFile(file: string, cwd: string, keys: Keys): Plan {
+  let doc: SignedPlan;
+  try {
+    doc = JSON.parse(fs.readFileSync(file, 'utf8')) as SignedPlan;
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : 'not a JSON plan';
     throw new HookctlError(`cannot read saved plan ${file}: ${reason}`, ExitCode.invalid, 'make one with: hookctl plan --out FILE');
   }
-  if (doc?.format_version !== PLAN_FORMAT_VERSION || !doc.writes || !doc.secret_refs) {
+  if (doc?.format_version !== PLAN_FORMAT_VERSION || typeof doc.signature !== 'string') {
+    throw new HookctlError(`${file} is not a hookctl plan of format_version ${PLAN_FORMAT_VERSION}`, ExitCode.invalid, 'make a new one with this version: hookctl plan --out FILE');
+  }
+  const { signature, ...plan } = doc;
+  const expected = sign(keys, plan);
+  if (signature.length !== expected.length || !crypto.timingSafeEqual(Buffer.from(signature), Buffer.from(expected))) {
     throw new HookctlError(
-      `${file} is not a hookctl plan of format_version ${PLAN_FORMAT_VERSION}`,
+      `saved plan ${file} was changed after it was made, or made with another master key`,
       ExitCode.invalid,
-      'make a new one with this version: hookctl plan --out FILE',
+      'make a new plan: hookctl plan --out FILE',
     );
   }
-  return mapBaseDirs(doc, (dir) => path.resolve(cwd, dir));
+  return mapBaseDirs(plan, (dir) => path.resolve(cwd, dir));
+}
+
+function sign(keys: Keys, plan: Plan): string {
+  return crypto.createHmac('sha256', keys.fingerprint).update('hookctl-plan/v1\n').update(JSON.stringify(plan)).digest('base64url');
 }
 
 function mapBaseDirs(plan: Plan, fn: (dir: string) => string): Plan {

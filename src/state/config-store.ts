@@ -15,7 +15,7 @@ import {
   type StoredWebhook,
   type Webhook,
 } from '../model/types.js';
-import { decryptJson } from './crypto.js';
+import { decryptJson, fingerprint } from './crypto.js';
 import type { Keys } from './keys.js';
 
 export { appendRevision, readHistory, type Revision } from './history.js';
@@ -40,6 +40,8 @@ export interface StoredPolicy extends Policy {
 
 export interface StoredState {
   serial: number;
+  /** Random id of this state database (saved plans are bound to it). */
+  state_id: string;
   /** By key, in code-unit order of the keys (the same on both backends). */
   connections: Map<string, StoredConnection>;
   /** By key, in code-unit order of the keys. */
@@ -62,7 +64,11 @@ export async function readState(q: Queryable): Promise<StoredState> {
 }
 
 async function readStateIn(q: Queryable): Promise<StoredState> {
-  const serial = await readSerial(q);
+  const meta: { name: string; value: string }[] = await q('hookctl_meta').whereIn('name', ['serial', 'state_id']).select('name', 'value');
+  const metaValue = (name: string) => meta.find((m) => m.name === name)?.value;
+  const serial = Number(metaValue('serial'));
+  const state_id = metaValue('state_id');
+  if (metaValue('serial') === undefined || state_id === undefined) throw new HookctlError('the state database has no serial: it was not created by hookctl');
   const connectionRows: ConnectionRow[] = await q('connections').select();
   const policyRows: StoredPolicy[] = await q('policies').select('key', 'name', 'origin', 'created_at', 'updated_at');
   const webhookRows: StoredWebhook[] = await q('webhooks')
@@ -75,13 +81,34 @@ async function readStateIn(q: Queryable): Promise<StoredState> {
   for (const phase of PHASES) for (const key of policies.keys()) webhooks[phase].set(key, []);
   // The foreign key guarantees that each webhook's policy is there.
   for (const hook of webhookRows) webhooks[hook.phase].get(hook.policy_key)!.push(hook);
-  return { serial, connections, policies, webhooks };
+  return { serial, state_id, connections, policies, webhooks };
 }
 
 export async function readSerial(q: Queryable): Promise<number> {
   const row: { value: string } | undefined = await q('hookctl_meta').where({ name: 'serial' }).first('value');
   if (!row) throw new HookctlError('the state database has no serial: it was not created by hookctl');
   return Number(row.value);
+}
+
+/**
+ * The master key must be the one the state was created with: a different key would make every
+ * secret look changed (and re-encrypt some under the new key). The first use records a keyed
+ * check value; later uses compare it.
+ */
+export async function checkMasterKey(q: Queryable, keys: Keys): Promise<void> {
+  const expected = fingerprint(keys.fingerprint, 'hookctl-key-check');
+  const row: { value: string } | undefined = await q('hookctl_meta').where({ name: 'key_check' }).first('value');
+  if (!row) {
+    await q('hookctl_meta').insert({ name: 'key_check', value: expected }).onConflict('name').ignore();
+    return;
+  }
+  if (row.value !== expected) {
+    throw new HookctlError(
+      'the master key does not match the key this state was created with',
+      ExitCode.runtime,
+      'set HOOKCTL_MASTER_KEY (or .hookctl/master.key) to the original key; secrets cannot be read with another one',
+    );
+  }
 }
 
 /** Increments the serial in one statement and returns the new value. */

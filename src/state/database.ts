@@ -38,8 +38,19 @@ export function parseDatabaseUrl(url: string | undefined, cwd: string): Database
   );
 }
 
+/** The URL without its password (in the authority or as a query parameter): safe to print. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^:/@]+):[^@]*@/i, '$1:***@');
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url.replace(/\/\/[^/]*@/, '//***@').replace(/([?&](ssl)?(password|key)=)[^&]*/gi, '$1***');
+  }
+  if (parsed.password) parsed.password = '***';
+  for (const name of [...parsed.searchParams.keys()]) {
+    if (/password|sslkey/i.test(name)) parsed.searchParams.set(name, '***');
+  }
+  return parsed.toString();
 }
 
 /**

@@ -35,7 +35,7 @@ describe.each(['sqlite', 'postgres'] as const)('apply safety on %s', (name) => {
     await new Promise<void>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        // The plan is printed inside the locked transaction, right before the writes start.
+        // With --auto-approve the plan is printed right before the lock is taken and the writes start.
         if (out.includes('Plan: ')) setTimeout(() => (child.kill('SIGKILL'), resolve()), 30);
       });
     });

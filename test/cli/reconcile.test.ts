@@ -139,6 +139,13 @@ describe.each(['sqlite', 'postgres'] as const)('reconcile loop on %s', (name) =>
   });
 
   it('an unset secret env ref exits 1 naming the ref, and writes nothing', async () => {
+    const unset = await runCli(['apply', '--auto-approve'], {
+      cwd: b.dir,
+      env: { HOOKCTL_DATABASE_URL: b.url, IDENTITY_URL: SECRETS.IDENTITY_URL, ...(name === 'postgres' && { HOOKCTL_MASTER_KEY: TEST_MASTER_KEY }) },
+    });
+    outputs.push(unset.stdout, unset.stderr);
+    expect(unset.code).toBe(1);
+    expect(unset.stderr).toContain("secret ref env IDENTITY_TOKEN (connection 'identity_service', secrets.authorization) is not set");
     const r = await cli(['apply', '--auto-approve'], { IDENTITY_TOKEN: '' });
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('IDENTITY_TOKEN');
@@ -157,6 +164,13 @@ describe.each(['sqlite', 'postgres'] as const)('reconcile loop on %s', (name) =>
     const rotated = await cli(['apply', '--plan', planFile], { IDENTITY_URL: 'https://identity.example.com/other-SECRET' });
     expect(rotated.code).toBe(6);
     expect(rotated.stderr).toContain('env IDENTITY_URL');
+
+    // An edited plan is refused before anything is read from the state.
+    const edited = path.join(b.dir, 'edited.plan.json');
+    fs.writeFileSync(edited, saved.replace('"two_way"', '"sideways"'));
+    const tampered = await cli(['apply', '--plan', edited]);
+    expect(tampered.code).toBe(3);
+    expect(tampered.stderr).toContain('was changed after it was made');
 
     // Someone else applies first: the saved plan is now stale.
     write(PRE_AB, '      []');
@@ -217,6 +231,13 @@ describe.each(['sqlite', 'postgres'] as const)('reconcile loop on %s', (name) =>
     const pruned = await cli(['apply', '--auto-approve', '--prune']);
     expect(pruned.stdout).toContain('- policy erasure_policy');
     expect(pruned.stdout).toContain('Apply complete! 0 added, 0 changed, 2 deleted, 0 moved.');
+  });
+
+  it('a different master key is refused instead of making every secret look changed', async () => {
+    const other = Buffer.alloc(32, 9).toString('base64');
+    const r = await cli(['plan'], { HOOKCTL_MASTER_KEY: other });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the master key does not match the key this state was created with');
   });
 
   it('no secret value in any output, saved plan, history, export or unencrypted column', async () => {

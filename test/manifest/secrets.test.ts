@@ -41,7 +41,7 @@ describe('resolveSecretInput', () => {
 
   test('an unset env ref names the ref and where it is used', () => {
     const conn = connection({ value: 'https://x.example.com' }, { ref: { env: 'IDENTITY_HOOK_TOKEN' }, baseDir: '/m' });
-    const err = thrown(() => resolveConnectionSecrets(conn, { OTHER: 'Bearer other-secret' }));
+    const err = thrown(() => resolveConnectionSecrets(conn.key, conn.secrets, { OTHER: 'Bearer other-secret' }));
     expect(err.exitCode).toBe(1);
     expect(err.message).toBe("secret ref env IDENTITY_HOOK_TOKEN (connection 'identity_service', secrets.authorization) is not set");
     expect(err.hint).toContain('IDENTITY_HOOK_TOKEN');
@@ -80,14 +80,14 @@ describe('resolveSecretInput', () => {
       'local/url.txt': 'http://127.0.0.1:8787/hook\n',
     });
     const { state } = loadManifests(['deploy'], { cwd });
-    expect(resolveConnectionSecrets(state!.connections[0]!, { C_TOKEN: 'Bearer t' })).toEqual({ url: 'http://127.0.0.1:8787/hook', authorization: 'Bearer t' });
+    expect(resolveConnectionSecrets(state!.connections[0]!.key, state!.connections[0]!.secrets, { C_TOKEN: 'Bearer t' })).toEqual({ url: 'http://127.0.0.1:8787/hook', authorization: 'Bearer t' });
   });
 });
 
 describe('the URL rule on resolved urls', () => {
   test('a resolved non-https url is invalid input (exit 3), naming connection and ref, not the value', () => {
     const conn = connection({ ref: { env: 'URL' }, baseDir: '/m' }, { ref: { env: 'TOKEN' }, baseDir: '/m' });
-    const err = thrown(() => resolveConnectionSecrets(conn, { URL: 'http://internal.example.com/secret-path-xyz', TOKEN: 'Bearer s3cr3t' }));
+    const err = thrown(() => resolveConnectionSecrets(conn.key, conn.secrets, { URL: 'http://internal.example.com/secret-path-xyz', TOKEN: 'Bearer s3cr3t' }));
     expect(err.exitCode).toBe(3);
     expect(err.message).toMatch(/^connection 'identity_service', secrets\.url \(env URL\) is not an allowed webhook URL: /);
     expect(err.message).not.toMatch(/internal\.example|secret-path|s3cr3t/);

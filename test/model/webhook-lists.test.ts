@@ -34,6 +34,7 @@ describe('keyFromName (Fides to_snake_case)', () => {
     ['My Pre Execution Webhook', 'my_pre_execution_webhook'],
     ['Poke Snowflake Webhook', 'poke_snowflake_webhook'],
     ['  Café -- crème  ', 'cafe_creme'],
+    ['Straße Øresund', 'strasse_oresund'],
     ['!!!', ''],
   ])('%s → %s', (name, key) => expect(keyFromName(name)).toBe(key));
 });
@@ -93,6 +94,17 @@ describe('putWebhookList', () => {
       status: 400,
       detail: 'Name Taken Name already exists in PolicyPreWebhook.',
     });
+  });
+
+  it('400 when a kept name (item given by key only) collides with a name in the same request', () => {
+    const current = [hook('a', 'X')];
+    const e = fidesError(() =>
+      putWebhookList(ctx('p', { p: current }), current, [
+        { key: 'a', connection_config_key: 'my_webhook_config', direction: 'one_way' },
+        { key: 'n', name: 'X', connection_config_key: 'my_webhook_config', direction: 'one_way' },
+      ]),
+    );
+    expect(e).toMatchObject({ status: 400, detail: 'Name X already exists in PolicyPreWebhook.', index: 1 });
   });
 
   it('a new key needs a name; a name that derives an empty key needs a key', () => {

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_config.js';
 import * as m002 from './002_engine.js';
+import * as m003 from './003_state_identity.js';
 
 export interface Migration {
   name: string;
@@ -9,4 +10,8 @@ export interface Migration {
 }
 
 /** In order; a migration is never edited once released, only followed by a new one. */
-export const migrations: Migration[] = [{ name: '001_config', ...m001 }, { name: '002_engine', ...m002 }];
+export const migrations: Migration[] = [
+  { name: '001_config', ...m001 },
+  { name: '002_engine', ...m002 },
+  { name: '003_state_identity', ...m003 },
+];
