@@ -3,12 +3,14 @@
  * `npm run bench -- reconcile 100,1000` runs one area at chosen sizes.
  */
 import { benchReconcile, benchStartup } from './reconcile.js';
+import { benchSimulate } from './simulate.js';
 
 const [only, sizesArg] = process.argv.slice(2);
 const sizes = sizesArg ? sizesArg.split(',').map(Number) : [100, 1000, 2000];
 const areas: Record<string, () => Promise<string> | string> = {
   startup: () => benchStartup(),
   reconcile: () => benchReconcile(sizes),
+  simulate: () => benchSimulate(),
 };
 for (const [name, run] of Object.entries(areas)) {
   if (only && only !== name) continue;

@@ -8,7 +8,13 @@ export const MALFORMED_BODY = '{"halt": true, "derived_identity": ';
 
 export interface SimulationContext {
   journal: Journal;
-  target: Pick<SimulationTarget, 'callbackBase' | 'get' | 'mintExpiredToken'>;
+  /**
+   * `get` and `mintExpiredToken` need the engine in this process. Without `get` (`mock serve`:
+   * the engine is another process) a resume is sent after_ms after the answer, and the server's
+   * resume route waits for the pause to be committed; without `mintExpiredToken`, an `expired`
+   * resume is not sent and the journal says why.
+   */
+  target: Pick<SimulationTarget, 'callbackBase'> & Partial<Pick<SimulationTarget, 'get' | 'mintExpiredToken'>>;
   /** How often a pending resume checks whether its request has stopped processing (default 10 ms). */
   pollIntervalMs?: number;
 }
@@ -79,26 +85,25 @@ export function simulateEndpoints(scenario: Scenario, ctx: SimulationContext): E
     if (!replyTo || !token) {
       return { status: null, body: null, first: null, error: 'the call carried no reply-to / reply-to-token header (only two-way pre-execution webhooks get them)' };
     }
+    let bearer = token;
+    if (spec.token === 'tampered') bearer = tamperToken(token);
+    if (spec.token === 'expired') {
+      if (!target.mintExpiredToken) {
+        return { status: null, body: null, first: null, error: "an expired token needs the engine's key: only hookctl simulate can make one" };
+      }
+      bearer = await target.mintExpiredToken(token);
+    }
     if (!(await sleep(spec.after_ms, lifetime.signal))) throw new Error('disposed');
     if (call.privacy_request_id !== null) await untilStopped(call.privacy_request_id);
-    const url = `${callbackBase}${replyTo}`;
-    const post = (bearer: string) => postResume(url, bearer, spec.body, lifetime.signal);
-    switch (spec.token) {
-      case 'valid':
-        return { ...(await post(token)), first: null, error: null };
-      case 'expired':
-        return { ...(await post(await target.mintExpiredToken(token))), first: null, error: null };
-      case 'tampered':
-        return { ...(await post(tamperToken(token))), first: null, error: null };
-      case 'reuse': {
-        const first = await post(token);
-        return { ...(await post(token)), first, error: null };
-      }
-    }
+    const post = () => postResume(`${callbackBase}${replyTo}`, bearer, spec.body, lifetime.signal);
+    // reuse: resume once with the token, then again with the same one; the second answer counts.
+    const first = spec.token === 'reuse' ? await post() : null;
+    return { ...(await post()), first, error: null };
   };
 
   /** A resume is only meaningful once the engine has acted on the answer (paused, or finished). */
   const untilStopped = async (requestId: string): Promise<void> => {
+    if (!target.get) return;
     for (;;) {
       const { status } = await target.get(requestId);
       if (status !== 'pending' && status !== 'in_processing') return;

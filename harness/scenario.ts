@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Diagnostic, formatPath, unpositioned } from '../src/manifest/diagnostics.js';
+import { type Diagnostic, formatPath, type SourceSpan, unpositioned } from '../src/manifest/diagnostics.js';
 import { createSchemaChecker } from '../src/manifest/schema-check.js';
 import { collectYamlFiles, parseYamlText, type YamlDocument } from '../src/manifest/yaml-source.js';
 import scenarioSchema from '../schemas/scenario.schema.json' with { type: 'json' };
@@ -78,6 +78,11 @@ export interface Scenario {
   strict: boolean;
   endpoints: Endpoint[];
   requests: ScenarioRequest[];
+  /**
+   * Where a part of the scenario is written, e.g. `['requests', 0, 'policy_key']`, for problems
+   * found after loading (a policy the manifests lack). Not enumerable: a scenario stays plain data.
+   */
+  readonly spanOf: (path: readonly (string | number)[], which?: 'key' | 'value') => SourceSpan;
 }
 
 export interface LoadedScenarios {
@@ -147,7 +152,7 @@ function toScenario(doc: YamlDocument, absoluteFile: string): Scenario {
   const raw = doc.value as RawScenario;
   const dir = path.dirname(absoluteFile);
   const manifests = raw.manifests === undefined ? null : [raw.manifests].flat().map((p) => path.resolve(dir, p));
-  return {
+  const scenario: Omit<Scenario, 'spanOf'> = {
     name: raw.name,
     file: doc.file,
     document: doc.index,
@@ -168,6 +173,8 @@ function toScenario(doc: YamlDocument, absoluteFile: string): Scenario {
       expect: { ...r.expect, status: r.expect?.status ?? 'complete', calls: r.expect?.calls?.map(lowerCaseHeaders) },
     })),
   };
+  const spanOf: Scenario['spanOf'] = (at, which) => doc.spanOf(at, which);
+  return Object.defineProperty(scenario, 'spanOf', { value: spanOf, enumerable: false }) as Scenario;
 }
 
 function toAnswer(step: RawStep): Answer {

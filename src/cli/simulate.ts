@@ -1,6 +1,93 @@
-import type { Command } from 'commander';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { ExitCode, HookctlError } from '../errors.js';
+import type { Diagnostic } from '../manifest/diagnostics.js';
+import { globalOptions, type GlobalOptions } from './context.js';
 
-// Placeholder until the simulate integration lands.
+interface SimulateFlags {
+  manifests?: string[];
+  reporter: 'text' | 'json' | 'junit';
+  output?: string;
+  webhookTimeout?: string;
+}
+
+/** Scenario folder read when no path is given. */
+const DEFAULT_SCENARIOS = 'scenarios';
+
+/**
+ * `hookctl simulate`: scenarios against the real engine, each on a throwaway state (contract
+ * section 6). Exit 0 all passed, 3 scenarios or manifests invalid (nothing run), 4 an
+ * expectation failed. The harness, msw, fastify and knex load inside the action.
+ */
 export function registerSimulate(program: Command): Command {
-  return program.command('simulate').description('(not built yet)');
+  return program
+    .command('simulate')
+    .description('run harness scenarios: scripted webhook endpoints, the real engine, expectations')
+    .argument('[scenarios...]', `scenario files or folders (default: ${DEFAULT_SCENARIOS})`)
+    .option('--manifests <paths...>', "manifest files or folders for every scenario, after the scenario paths (default: each scenario's `manifests:`)")
+    .addOption(new Option('--reporter <format>', 'report format').choices(['text', 'json', 'junit']).default('text'))
+    .option('--output <file>', 'write the report to FILE (stdout then gets the text report)')
+    .addOption(new Option('--webhook-timeout <ms>', 'timeout of one webhook call whose connection sets no timeout_ms (default 30000)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
+    .addHelpText(
+      'after',
+      '\nSecret refs in the manifests resolve from each scenario\'s `env`, never from the process environment.\nExit codes: 0 every expectation held, 3 invalid scenarios or manifests (nothing ran), 4 an expectation failed.',
+    )
+    .action(async (paths: string[], flags: SimulateFlags, cmd: Command) => {
+      const g = globalOptions(cmd);
+      const webhookTimeoutMs = positiveInteger(flags.webhookTimeout, '--webhook-timeout') ?? 30_000;
+      const cwd = process.cwd();
+
+      const { loadScenarios } = await import('../../harness/scenario.js');
+      const loaded = await loadScenarios(paths.length > 0 ? paths : [DEFAULT_SCENARIOS], cwd);
+      await reportDiagnostics(loaded.diagnostics, loaded.sources, g);
+      if (hasErrors(loaded.diagnostics)) throw new HookctlError('scenarios are invalid; nothing was run', ExitCode.invalid);
+      if (loaded.scenarios.length === 0) throw new HookctlError('no scenarios to run', ExitCode.invalid, 'give scenario files or folders, e.g. hookctl simulate scenarios/');
+
+      const { bindManifests } = await import('../../harness/manifest-binding.js');
+      const binding = bindManifests(loaded.scenarios, { manifests: flags.manifests, cwd });
+      await reportDiagnostics(binding.diagnostics, new Map([...loaded.sources, ...binding.sources]), g);
+      if (hasErrors(binding.diagnostics)) throw new HookctlError('scenarios cannot run against their manifests; nothing was run', ExitCode.invalid);
+
+      const { runScenarios } = await import('../../harness/runner.js');
+      const { EngineHost, scenarioDeadlineMs } = await import('../../harness/engine-target.js');
+      const { formatReport } = await import('../../harness/reporters.js');
+      const desiredOf = (s: (typeof loaded.scenarios)[number]) => binding.desiredOf(s);
+      const host = await EngineHost.start();
+      let report: Awaited<ReturnType<typeof runScenarios>>;
+      try {
+        report = await runScenarios(loaded.scenarios, host.targetFactory(desiredOf, { webhookTimeoutMs }), {
+          scenarioTimeoutMs: scenarioDeadlineMs(loaded.scenarios.map(desiredOf), webhookTimeoutMs),
+        });
+      } finally {
+        await host.close();
+      }
+
+      if (flags.output) {
+        const file = path.resolve(cwd, flags.output);
+        await mkdir(path.dirname(file), { recursive: true });
+        await writeFile(file, formatReport(report, flags.reporter, { color: false }));
+      }
+      const onStdout = flags.output ? 'text' : flags.reporter;
+      process.stdout.write(formatReport(report, onStdout, { color: g.color && onStdout === 'text' }));
+      if (report.failed > 0) process.exitCode = ExitCode.simulationFailed;
+    });
+}
+
+function hasErrors(diagnostics: Diagnostic[]): boolean {
+  return diagnostics.some((d) => d.severity === 'error');
+}
+
+async function reportDiagnostics(diagnostics: Diagnostic[], sources: Map<string, string>, g: GlobalOptions): Promise<void> {
+  if (diagnostics.length === 0) return;
+  const { formatDiagnostics } = await import('../manifest/diagnostics.js');
+  process.stderr.write(`${formatDiagnostics(diagnostics, 'text', { color: g.color, sources })}\n`);
+}
+
+function positiveInteger(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+$/.test(text.trim()) || Number(text) <= 0) {
+    throw new HookctlError(`${flag} '${text}' is not a positive number of milliseconds`, ExitCode.usage);
+  }
+  return Number(text);
 }
