@@ -4,12 +4,14 @@
  */
 import { benchReconcile, benchStartup } from './reconcile.js';
 import { benchSimulate } from './simulate.js';
+import { benchEngine } from './engine.js';
 
 const [only, sizesArg] = process.argv.slice(2);
 const sizes = sizesArg ? sizesArg.split(',').map(Number) : [100, 1000, 2000];
 const areas: Record<string, () => Promise<string> | string> = {
   startup: () => benchStartup(),
   reconcile: () => benchReconcile(sizes),
+  engine: () => benchEngine(),
   simulate: () => benchSimulate(),
 };
 for (const [name, run] of Object.entries(areas)) {

@@ -9,6 +9,7 @@ interface ServeFlags {
   concurrency: string;
   webhookTimeout?: string;
   resumeTimeout?: string;
+  workerLease?: string;
 }
 
 /**
@@ -21,13 +22,19 @@ export function registerServe(program: Command): Command {
     .description('run the Fides-compatible HTTP API and the privacy-request worker')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'TCP port (0: any free port)', '8080')
-    .option('--public-url <url>', 'the URL clients reach this server at (logged at startup)')
+    .option('--public-url <url>', 'the URL clients reach this server at: resume_endpoint in privacy requests is given under it')
     .option('--concurrency <n>', 'privacy requests executed at once by this process', '16')
     .addOption(new Option('--webhook-timeout <ms>', 'timeout of one webhook call (default 30000)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
     .addOption(
       new Option('--resume-timeout <minutes>', 'reply-to token lifetime; a paused request errors after it (default 3600)').env(
         'HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT',
       ),
+    )
+    .addOption(
+      new Option(
+        '--worker-lease <ms>',
+        'how long a request claimed by this process stays its own without renewal (renewed every third of it); after a crash, other serve processes take its requests over once it passes (default 30000)',
+      ).env('HOOKCTL_WORKER_LEASE_MS'),
     )
     .action(async (flags: ServeFlags, cmd: Command) => {
       const settings = parseServeFlags(flags);
@@ -41,11 +48,18 @@ export function registerServe(program: Command): Command {
       const location = parseDatabaseUrl(globalOptions(cmd).databaseUrl, process.cwd());
       const keys = loadMasterKey(location);
       const db = await openDatabase(location);
-      const app = await buildServer({ db, keys, logger: serverLoggerOptions(process.stderr), rootClient: rootClientFromEnv() });
+      const app = await buildServer({
+        db,
+        keys,
+        logger: serverLoggerOptions(process.stderr),
+        rootClient: rootClientFromEnv(),
+        publicUrl: settings.publicUrl,
+      });
       const worker = new Worker(db, keys, {
         concurrency: settings.concurrency,
         webhookTimeoutMs: settings.webhookTimeoutMs,
         resumeTimeoutMinutes: settings.resumeTimeoutMinutes,
+        leaseMs: settings.leaseMs,
         log: (message) => app.log.warn(message),
       });
       try {
@@ -64,8 +78,9 @@ export function registerServe(program: Command): Command {
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : settings.port;
       const host = settings.host.includes(':') ? `[${settings.host}]` : settings.host;
-      app.log.info({ public_url: settings.publicUrl ?? null, concurrency: settings.concurrency }, 'serving');
-      process.stdout.write(`hookctl serve listening on http://${host}:${port} (state: ${db.displayUrl})\n`);
+      app.log.info({ public_url: settings.publicUrl ?? null, concurrency: settings.concurrency, worker: worker.owner }, 'serving');
+      const reachedAt = settings.publicUrl === undefined ? '' : `, public URL ${settings.publicUrl}`;
+      process.stdout.write(`hookctl serve listening on http://${host}:${port} (state: ${db.displayUrl})${reachedAt}\n`);
 
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
@@ -88,14 +103,13 @@ interface ServeSettings {
   concurrency: number;
   webhookTimeoutMs?: number;
   resumeTimeoutMinutes?: number;
+  leaseMs?: number;
 }
 
 function parseServeFlags(flags: ServeFlags): ServeSettings {
   const port = integer(flags.port, '--port', 0);
   if (port > 65_535) throw usage(`--port '${flags.port}' is not a TCP port`, 'use 0..65535');
-  if (flags.publicUrl !== undefined && !/^https?:\/\/[^/]/.test(flags.publicUrl)) {
-    throw usage(`--public-url '${flags.publicUrl}' is not an http(s) URL`, 'write it like https://hooks.example.com');
-  }
+  const publicUrl = flags.publicUrl === undefined ? undefined : parsePublicUrl(flags.publicUrl);
   const resume = flags.resumeTimeout === undefined ? undefined : Number(flags.resumeTimeout);
   if (resume !== undefined && !(Number.isFinite(resume) && resume > 0)) {
     throw usage(`--resume-timeout '${flags.resumeTimeout}' is not a positive number of minutes`, 'e.g. 3600, or 0.5 for 30 seconds');
@@ -103,11 +117,29 @@ function parseServeFlags(flags: ServeFlags): ServeSettings {
   return {
     host: flags.host,
     port,
-    publicUrl: flags.publicUrl,
+    publicUrl,
     concurrency: integer(flags.concurrency, '--concurrency', 1),
     webhookTimeoutMs: flags.webhookTimeout === undefined ? undefined : integer(flags.webhookTimeout, '--webhook-timeout', 1),
     resumeTimeoutMinutes: resume,
+    leaseMs: flags.workerLease === undefined ? undefined : integer(flags.workerLease, '--worker-lease', MIN_LEASE_MS),
   };
+}
+
+/** Renewals run every third of the lease: much shorter and they would be the server's main work. */
+const MIN_LEASE_MS = 100;
+
+/** An http(s) base URL, possibly with a path (a reverse proxy's mount point); no trailing slash. */
+function parsePublicUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash || url.username || url.password) {
+    throw usage(`--public-url '${text}' is not an http(s) base URL`, 'write it like https://hooks.example.com or https://example.com/hookctl');
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
 }
 
 function integer(text: string, flag: string, min: number): number {

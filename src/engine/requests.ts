@@ -104,28 +104,43 @@ export async function findRequest(knex: Knex, id: string): Promise<RequestRow | 
   return knex('privacy_requests').where({ id }).first();
 }
 
+/** Which rows a transition may change: the expected id, status, pause or lease. */
+export type TransitionGuard = Partial<RequestRow> | ((query: Knex.QueryBuilder) => void);
+
+export interface TransitionInput {
+  guard: TransitionGuard;
+  changes: Partial<RequestRow>;
+  event?: TimelineEntry;
+}
+
 /**
  * Change the requests that still match `guard` (the expected status, pause or lease) and
  * append `event` to each one's timeline, atomically; the same update allocates the events'
  * seq. Returns the updated rows: none when the guard no longer matches (someone else moved
  * the request meanwhile).
  */
-export async function transition(
-  knex: Knex,
-  guard: Partial<RequestRow> | ((query: Knex.QueryBuilder) => void),
-  changes: Partial<RequestRow>,
-  event?: TimelineEntry,
-): Promise<RequestRow[]> {
+export async function transition(knex: Knex, guard: TransitionGuard, changes: Partial<RequestRow>, event?: TimelineEntry): Promise<RequestRow[]> {
+  const [rows] = await transitions(knex, [{ guard, changes, event }]);
+  return rows!;
+}
+
+/**
+ * Several transitions in one transaction (one commit), their events appended by one insert.
+ * Returns each one's updated rows, in order.
+ */
+export async function transitions(knex: Knex, inputs: TransitionInput[]): Promise<RequestRow[][]> {
   const apply = async (trx: Knex) => {
-    const update: Record<string, unknown> = { ...changes, updated_at: new Date().toISOString() };
-    if (event) update.event_seq = trx.raw('event_seq + 1');
-    const rows: RequestRow[] = await trx('privacy_requests').where(guard).update(update).returning('*');
-    if (event && rows.length > 0) {
-      await trx('privacy_request_events').insert(rows.map((row) => ({ privacy_request_id: row.id, seq: row.event_seq, ...event })));
+    const updated: RequestRow[][] = [];
+    for (const { guard, changes, event } of inputs) {
+      const update: Record<string, unknown> = { ...changes, updated_at: new Date().toISOString() };
+      if (event) update.event_seq = trx.raw('event_seq + 1');
+      updated.push(await trx('privacy_requests').where(guard).update(update).returning('*'));
     }
-    return rows;
+    const events = inputs.flatMap(({ event }, i) => (event ? updated[i]!.map((row) => ({ privacy_request_id: row.id, seq: row.event_seq, ...event })) : []));
+    if (events.length > 0) await trx('privacy_request_events').insert(events);
+    return updated;
   };
-  return event ? knex.transaction(apply) : apply(knex);
+  return inputs.length > 1 || inputs.some((i) => i.event) ? knex.transaction(apply) : apply(knex);
 }
 
 /** Rows with their timelines (one query for all the events). */

@@ -5,7 +5,7 @@ import { loadWebhookList, type RunnableWebhook } from './config-source.js';
 import { mergeIdentity } from './identity.js';
 import { interpretCall } from './outcome.js';
 import { issueReplyToken } from './reply-token.js';
-import { requestIdentity, resumePath, stepEvent, transition, type RequestRow, type Step, type TimelineEntry } from './requests.js';
+import { requestIdentity, resumePath, stepEvent, type RequestRow, type Step, type TimelineEntry, type TransitionInput } from './requests.js';
 import type { WebhookClient } from './webhook-client.js';
 
 export interface ExecutionSettings {
@@ -23,6 +23,8 @@ export interface RunContext extends ExecutionSettings {
   /** The lease owner id of the worker running this. */
   owner: string;
   client: WebhookClient;
+  /** `transition()` of requests.ts; the worker's commits several at once (GroupCommit). */
+  transition(input: TransitionInput): Promise<RequestRow[]>;
   /** True once the worker stops: the current call finishes, then the request is released. */
   stopping(): boolean;
   /** Aborted when the worker stops without waiting: the current call is abandoned, the request released. */
@@ -154,7 +156,7 @@ class Execution {
   /** Commit changes (and renew the lease) if the lease is still ours. */
   private async save(changes: Partial<RequestRow>, event?: TimelineEntry): Promise<void> {
     const renewal = changes.lease_owner === null ? {} : { lease_expires_at: new Date(Date.now() + this.ctx.leaseMs).toISOString() };
-    const [next] = await transition(this.ctx.knex, { id: this.row.id, lease_owner: this.ctx.owner }, { ...changes, ...renewal }, event);
+    const [next] = await this.ctx.transition({ guard: { id: this.row.id, lease_owner: this.ctx.owner }, changes: { ...changes, ...renewal }, event });
     if (!next) throw new LeaseLost();
     this.row = next;
   }

@@ -8,6 +8,7 @@ import type { Keys } from '../state/keys.js';
 import { DEFAULT_RESUME_TIMEOUT_MINUTES } from './reply-token.js';
 import { findRequest, onWorkQueued, toView, type RequestRow, type RequestView } from './requests.js';
 import { executeClaimed, type ExecutionSettings, type RunContext } from './runner.js';
+import { GroupCommit } from './group-commit.js';
 import { expirePausedRequests } from './service.js';
 import { DEFAULT_WEBHOOK_TIMEOUT_MS, WebhookClient } from './webhook-client.js';
 
@@ -46,6 +47,7 @@ export class Worker {
   private readonly expiryIntervalMs: number;
   private readonly log: (message: string) => void;
   private readonly client = new WebhookClient();
+  private readonly commits: GroupCommit;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
   private stopping = false;
@@ -74,6 +76,7 @@ export class Worker {
     this.pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     this.expiryIntervalMs = options.expiryIntervalMs ?? DEFAULT_EXPIRY_INTERVAL_MS;
     this.log = options.log ?? ((message) => console.error(message));
+    this.commits = new GroupCommit(db.knex);
   }
 
   /** Run in the background until stop(): claim on every poll and whenever work is announced. */
@@ -169,9 +172,13 @@ export class Worker {
       .orderBy([{ column: 'created_at' }, { column: 'id' }])
       .limit(limit);
     if (id !== undefined) candidates.where('id', id);
-    if (dialect === 'postgres') candidates.forUpdate().skipLocked();
-    return claimable(knex('privacy_requests'))
-      .whereIn('id', candidates)
+    // PostgreSQL: the candidates are an array computed once. As `IN (subquery)` the planner may
+    // rerun the subquery for each row, and as rows this statement updated are skipped by it,
+    // each rerun finds new ones: the LIMIT would not hold, and one claim took the whole backlog.
+    const claimed = claimable(knex('privacy_requests'));
+    if (dialect === 'postgres') claimed.where('id', knex.raw('ANY(ARRAY(?))', [candidates.forUpdate().skipLocked()]));
+    else claimed.whereIn('id', candidates);
+    return claimed
       .update({
         status: 'in_processing',
         started_processing_at: knex.raw('COALESCE(started_processing_at, ?)', [now]),
@@ -189,6 +196,7 @@ export class Worker {
       keys: this.keys,
       owner: this.owner,
       client: this.client,
+      transition: (input) => this.commits.transition(input),
       stopping: () => this.stopping,
       signal: this.abort.signal,
     };

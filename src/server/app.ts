@@ -38,13 +38,21 @@ export interface ServerOptions {
   rootClient?: RootClient;
   /** How long a write waits for the state lock held by an apply before answering 503 (default 10 s). */
   lockTimeoutMs?: number;
+  /**
+   * The URL clients reach this server at (`serve --public-url`): request views then give
+   * `resume_endpoint` as an absolute URL under it rather than the relative path.
+   */
+  publicUrl?: string;
 }
 
 /**
  * What every route plugin gets. Privacy requests are executed by the engine's Worker, which
  * `serve` runs beside the server; the engine wakes it when a request is queued or resumed.
  */
-export type ServerDeps = Pick<ServerOptions, 'db' | 'keys' | 'rootClient' | 'lockTimeoutMs'>;
+export type ServerDeps = Pick<ServerOptions, 'db' | 'keys' | 'rootClient' | 'lockTimeoutMs'> & {
+  /** `publicUrl` + API_PREFIX: what the relative endpoints of responses are relative to, as in Fides. */
+  publicApiUrl?: string;
+};
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -71,7 +79,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (!claims?.scopes.includes(auth)) return reply.code(403).send({ detail: 'Not Authorized for this action' });
   });
 
-  const deps: ServerDeps = { db: opts.db, keys: opts.keys, rootClient: opts.rootClient, lockTimeoutMs: opts.lockTimeoutMs };
+  const deps: ServerDeps = {
+    db: opts.db,
+    keys: opts.keys,
+    rootClient: opts.rootClient,
+    lockTimeoutMs: opts.lockTimeoutMs,
+    publicApiUrl: opts.publicUrl === undefined ? undefined : `${opts.publicUrl.replace(/\/+$/, '')}${API_PREFIX}`,
+  };
   app.get(`${API_PREFIX}/health`, { config: { auth: 'none' } }, async () => ({ status: 'healthy' }));
   await app.register(oauthRoutes, { prefix: API_PREFIX, ...deps });
   await app.register(connectionRoutes, { prefix: API_PREFIX, ...deps });

@@ -1,16 +1,15 @@
 /**
- * `hookctl token create` and `hookctl serve` as processes: output, exit codes, a real listening
- * server with the worker, structured logs without credentials, and a clean stop on SIGTERM.
+ * `hookctl token create` and `hookctl serve` as processes of the built CLI: output, exit codes,
+ * a real listening server with the worker, structured logs without credentials, and a clean
+ * stop on SIGTERM.
  */
 import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshBackends, TEST_MASTER_KEY } from '../helpers/backends.js';
+import { CLI } from '../helpers/cli.js';
 import { verifyApiToken } from '../../src/server/auth.js';
 import { deriveKeys, parseMasterKey } from '../../src/state/keys.js';
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'cli-child.mjs');
 const KEYS = deriveKeys(parseMasterKey(TEST_MASTER_KEY, 'test key'));
 const ROOT = { HOOKCTL_OAUTH_ROOT_CLIENT_ID: 'ops-root', HOOKCTL_OAUTH_ROOT_CLIENT_SECRET: 'root-secret-value-31337' };
 const HOOK_URL = 'https://hooks.example.com/privacy?sig=url-secret-777';
@@ -23,7 +22,7 @@ beforeAll(async () => {
 afterAll(async () => env.drop());
 
 function start(args: string[], cwd: string, extraEnv: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [CHILD, ...args], {
+  const child = spawn(process.execPath, [CLI, ...args], {
     cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', HOOKCTL_MASTER_KEY: TEST_MASTER_KEY, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],

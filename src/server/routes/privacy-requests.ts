@@ -12,7 +12,7 @@ import {
   type PrivacyRequestInput,
   type ServiceResult,
 } from '../../engine/service.js';
-import { REQUEST_STATUSES, type RequestStatus } from '../../engine/requests.js';
+import { REQUEST_STATUSES, type RequestStatus, type RequestView } from '../../engine/requests.js';
 import { PAGE_QUERY, type PageQuery } from '../present.js';
 import { bodySchema, fidesKeyParams } from '../validation.js';
 import type { ServerDeps } from '../app.js';
@@ -29,29 +29,36 @@ const LIST_QUERY = {
 };
 
 /** Everything but resume (see resumeRoute). */
-export async function privacyRequestRoutes(app: FastifyInstance, { db }: ServerDeps): Promise<void> {
+export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApiUrl }: ServerDeps): Promise<void> {
+  const present = presentRequest(publicApiUrl);
   app.post<{ Body: PrivacyRequestInput[] }>(
     '/privacy-request',
     { config: { auth: 'privacy-request:create' }, schema: { body: bodySchema('privacy-request-create') } },
-    async (req) => createPrivacyRequests(db, req.body),
+    async (req) => {
+      const { succeeded, failed } = await createPrivacyRequests(db, req.body);
+      return { succeeded: succeeded.map(present), failed };
+    },
   );
 
   app.get<{ Querystring: PageQuery & { id?: string; status?: RequestStatus } }>(
     '/privacy-request',
     { config: { auth: 'privacy-request:read' }, schema: { querystring: LIST_QUERY } },
-    async (req) => listPrivacyRequests(db, req.query),
+    async (req) => {
+      const page = await listPrivacyRequests(db, req.query);
+      return { ...page, items: page.items.map(present) };
+    },
   );
 
   app.get<{ Params: IdParams }>(
     '/privacy-request/:privacy_request_id',
     { config: { auth: 'privacy-request:read' }, schema: { params: idParams } },
-    async (req, reply) => send(reply, await getPrivacyRequest(db, req.params.privacy_request_id)),
+    async (req, reply) => send(reply, await getPrivacyRequest(db, req.params.privacy_request_id), present),
   );
 
   app.post<{ Params: IdParams }>(
     '/privacy-request/:privacy_request_id/retry',
     { config: { auth: 'privacy-request:resume' }, schema: { params: idParams } },
-    async (req, reply) => send(reply, await retryPrivacyRequest(db, req.params.privacy_request_id)),
+    async (req, reply) => send(reply, await retryPrivacyRequest(db, req.params.privacy_request_id), present),
   );
 }
 
@@ -59,16 +66,27 @@ export async function privacyRequestRoutes(app: FastifyInstance, { db }: ServerD
  * The resume route, authorized by the reply-to token (the engine checks it, in the contract's
  * order, before the body). Registered with and without the /api/v1 prefix: `reply-to` carries the latter.
  */
-export async function resumeRoute(app: FastifyInstance, { db, keys }: ServerDeps): Promise<void> {
+export async function resumeRoute(app: FastifyInstance, { db, keys, publicApiUrl }: ServerDeps): Promise<void> {
+  const present = presentRequest(publicApiUrl);
   app.post<{ Params: IdParams }>(
     '/privacy-request/:privacy_request_id/resume',
     { config: { auth: 'reply-token' }, schema: { params: idParams } },
     async (req, reply) =>
-      send(reply, await resumePrivacyRequest(db, keys, req.params.privacy_request_id, req.headers.authorization, req.body)),
+      send(reply, await resumePrivacyRequest(db, keys, req.params.privacy_request_id, req.headers.authorization, req.body), present),
   );
 }
 
-function send<T>(reply: FastifyReply, result: ServiceResult<T>): FastifyReply {
+/**
+ * The engine gives `resume_endpoint` relative to the API base, as Fides does; behind a
+ * `--public-url` it is made absolute, so a client can call it as it is. (The `reply-to`
+ * header stays relative: the contract fixes its value.)
+ */
+function presentRequest(publicApiUrl: string | undefined): (view: RequestView) => RequestView {
+  if (publicApiUrl === undefined) return (view) => view;
+  return (view) => (view.resume_endpoint === null ? view : { ...view, resume_endpoint: `${publicApiUrl}${view.resume_endpoint}` });
+}
+
+function send<T>(reply: FastifyReply, result: ServiceResult<T>, present: (body: T) => T): FastifyReply {
   if ('headers' in result && result.headers) reply.headers(result.headers);
-  return reply.code(result.status).send(result.body);
+  return reply.code(result.status).send(result.status === 200 ? present(result.body) : result.body);
 }
