@@ -47,6 +47,8 @@ export interface ListContext {
   /** Keys and names are unique per phase across all policies: who holds this one, if anyone. */
   owners: PhaseOwners;
   connectionExists(key: string): boolean;
+  /** Why an existing connection cannot run webhooks (checked when one is attached), if it cannot. */
+  connectionUnusable?(key: string): string | undefined;
 }
 
 /** Owning policy of each webhook key and name of one phase. */
@@ -102,9 +104,7 @@ export function putWebhookList(ctx: ListContext, current: readonly Webhook[], it
   const mine = new Map(current.map((w) => [w.key, w]));
   const finalNames = new Set<string>();
   return resolved.map((item, index) => {
-    if (!ctx.connectionExists(item.connection_config_key)) {
-      throw new FidesError(404, connectionNotFound(item.connection_config_key).detail, index);
-    }
+    checkConnection(ctx, item.connection_config_key, index);
     const owner = ctx.owners.byKey.get(item.key);
     if (owner !== undefined && owner !== ctx.policyKey) {
       throw new FidesError(
@@ -143,9 +143,7 @@ export interface PatchResult {
 export function patchWebhook(ctx: ListContext, current: readonly Webhook[], key: string, patch: WebhookPatch): PatchResult {
   const index = current.findIndex((w) => w.key === key);
   if (index < 0) throw webhookNotFound(ctx.phase, key, ctx.policyKey);
-  if (patch.connection_config_key !== undefined && !ctx.connectionExists(patch.connection_config_key)) {
-    throw connectionNotFound(patch.connection_config_key);
-  }
+  if (patch.connection_config_key !== undefined) checkConnection(ctx, patch.connection_config_key);
   if (patch.order !== undefined && (patch.order < 0 || patch.order > current.length - 1)) {
     throw new FidesError(
       400,
@@ -195,6 +193,13 @@ export function moveItem<T>(list: readonly T[], from: number, to: number): T[] {
 
 export function orderOf(list: readonly { key: string }[]): WebhookOrder[] {
   return list.map((w, order) => ({ key: w.key, order }));
+}
+
+/** 404 for an unknown connection; 400 for one that cannot run webhooks (contract §8). */
+function checkConnection(ctx: ListContext, key: string, index?: number): void {
+  if (!ctx.connectionExists(key)) throw new FidesError(404, connectionNotFound(key).detail, index);
+  const reason = ctx.connectionUnusable?.(key);
+  if (reason) throw new FidesError(400, `Connection configuration '${key}' cannot run webhooks: ${reason}.`, index);
 }
 
 function nameExists(phase: Phase, name: string): FidesError {

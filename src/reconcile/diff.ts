@@ -43,7 +43,7 @@ export function computePlan(input: DiffInput): Plan {
   for (const conn of desired.connections) {
     const fp = input.fingerprints.get(conn.key)!;
     const before = stored.connections.get(conn.key);
-    const fields = connectionFieldChanges(conn, fp, before);
+    const fields = connectionChanges(conn, fp, before);
     if (!before || fields.length > 0) {
       changes.push({ kind: 'connection', action: before ? 'update' : 'create', key: conn.key, fields });
       writes.connections.push({ ...connectionConfig(conn), write_secrets: !before || fields.some((f) => f.sensitive) });
@@ -135,7 +135,8 @@ export function computePlan(input: DiffInput): Plan {
   };
 }
 
-function connectionConfig(c: DesiredConnection): ConnectionConfig {
+/** The ConnectionConfig fields of any connection-shaped value (no secrets, origin or spans). */
+export function connectionConfig(c: ConnectionConfig): ConnectionConfig {
   return {
     key: c.key,
     name: c.name,
@@ -147,16 +148,17 @@ function connectionConfig(c: DesiredConnection): ConnectionConfig {
   };
 }
 
-function connectionFieldChanges(conn: DesiredConnection, fp: SecretFingerprints, before: StoredConnection | undefined): FieldChange[] {
-  const after = connectionConfig(conn);
-  const fields: FieldChange[] = [];
-  for (const f of CONNECTION_FIELDS) {
-    if (!before) {
-      if (after[f] !== null && after[f] !== undefined) fields.push({ field: f, after: after[f] });
-    } else if (before[f] !== after[f]) {
-      fields.push({ field: f, before: before[f], after: after[f] });
-    }
-  }
+/** Changed non-secret fields; for a new connection (no `before`), the fields it sets. */
+export function connectionFieldChanges(after: ConnectionConfig, before: ConnectionConfig | undefined): FieldChange[] {
+  return CONNECTION_FIELDS.filter((f) => (before ? before[f] !== after[f] : after[f] !== null)).map((f) => ({
+    field: f,
+    ...(before && { before: before[f] }),
+    after: after[f],
+  }));
+}
+
+function connectionChanges(conn: DesiredConnection, fp: SecretFingerprints, before: StoredConnection | undefined): FieldChange[] {
+  const fields = connectionFieldChanges(connectionConfig(conn), before);
   for (const s of SECRET_FIELDS) {
     if (!before || before.secret_fingerprints[s] !== fp[s]) fields.push({ field: `secrets.${s}`, sensitive: true });
   }

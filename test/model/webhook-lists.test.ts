@@ -87,6 +87,14 @@ describe('putWebhookList', () => {
     expect(e).toMatchObject({ status: 404, detail: "No connection configuration found with key 'unknown_connection_key'." });
   });
 
+  it('400 when the connection exists but cannot run webhooks (checked on attach, not at run time)', () => {
+    const c = { ...ctx('p', {}), connectionUnusable: (k: string) => (k === 'my_webhook_config' ? 'it has no secrets yet' : undefined) };
+    expect(fidesError(() => putWebhookList(c, [], [valid]))).toMatchObject({
+      status: 400,
+      detail: "Connection configuration 'my_webhook_config' cannot run webhooks: it has no secrets yet.",
+    });
+  });
+
   it("400 instead of moving another policy's webhook, and for a name another policy uses", () => {
     const c = ctx('p', { other: [hook('taken', 'Taken Name')] });
     expect(fidesError(() => putWebhookList(c, [], [{ ...valid, key: 'taken' }]))).toMatchObject({ status: 400 });

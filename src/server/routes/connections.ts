@@ -9,6 +9,7 @@ import { FIDES_KEY_PATTERN, keyFromName } from '../../model/keys.js';
 import { checkWebhookUrl } from '../../manifest/secrets.js';
 import { fingerprintSecrets } from '../../reconcile/secrets.js';
 import type { FieldChange, ResourceChange } from '../../reconcile/plan-types.js';
+import { connectionConfig, connectionFieldChanges } from '../../reconcile/diff.js';
 import { encryptJson } from '../../state/crypto.js';
 import { deleteConnections, readState, upsertConnections, type ConnectionWrite, type StoredConnection, type StoredState } from '../../state/config-store.js';
 import { PAGE_QUERY, paginate, presentConnectionDetail, type PageQuery } from '../present.js';
@@ -26,7 +27,6 @@ interface ConnectionPatchItem {
   timeout_ms?: number | null;
 }
 
-const EDITABLE_FIELDS = ['name', 'connection_type', 'access', 'description', 'disabled', 'timeout_ms'] as const;
 
 export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db, keys } = deps;
@@ -155,26 +155,6 @@ function mergeConnection(key: string, item: ConnectionPatchItem, before: StoredC
     description: item.description !== undefined ? item.description : (before?.description ?? null),
     disabled: item.disabled ?? before?.disabled ?? false,
     timeout_ms: item.timeout_ms !== undefined ? item.timeout_ms : (before?.timeout_ms ?? null),
-  };
-}
-
-function connectionFieldChanges(after: ConnectionConfig, before: StoredConnection | undefined): FieldChange[] {
-  return EDITABLE_FIELDS.filter((f) => before?.[f] !== after[f] && (before || after[f] !== null)).map((f) => ({
-    field: f,
-    ...(before && { before: before[f] }),
-    after: after[f],
-  }));
-}
-
-function connectionConfig(c: StoredConnection): ConnectionConfig {
-  return {
-    key: c.key,
-    name: c.name,
-    connection_type: c.connection_type,
-    access: c.access,
-    description: c.description,
-    disabled: c.disabled,
-    timeout_ms: c.timeout_ms,
   };
 }
 

@@ -115,6 +115,8 @@ function listContext(state: StoredState, phase: Phase, policyKey: string): ListC
     policyKey,
     owners: indexOwners([...state.webhooks[phase].values()].flat()),
     connectionExists: (key) => state.connections.has(key),
+    connectionUnusable: (key) =>
+      state.connections.get(key)?.secrets_encrypted === null ? `it has no secrets yet; PUT /api/v1/connection/${key}/secret first` : undefined,
   };
 }
 
