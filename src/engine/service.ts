@@ -135,7 +135,8 @@ export async function listPrivacyRequests(
   const page = query.page ?? 1;
   const size = query.size ?? 50;
   const filtered = db.knex('privacy_requests').where((q) => {
-    if (query.id) q.whereRaw("id LIKE ? ESCAPE '\\'", [`${query.id.replace(/[\\%_]/g, '\\$&')}%`]);
+    // A prefix match that is case-sensitive on both backends (SQLite's LIKE is not).
+    if (query.id) q.whereRaw('substr(id, 1, ?) = ?', [query.id.length, query.id]);
     if (query.status) q.where('status', query.status);
   });
   const [counted, rows] = await Promise.all([

@@ -150,6 +150,10 @@ describe.each(['sqlite', 'postgres'] as const)('privacy requests on %s', (backen
       expect([expiredRes.status, expiredRes.body]).toEqual([403, { detail: 'Webhook token expired' }]);
       const otherRequest = await issueReplyToken(s.keys.replyToken, { ...subject, privacyRequestId: 'pri_other' }, 60);
       expect((await s.request('POST', `${prefix}${replyTo}`, { token: otherRequest.token, body: {} })).status).toBe(403);
+      // The token is checked before the body, even one that is not JSON: 403 with a foreign token, 422 with the right one.
+      const garbled = { rawBody: '{bad', headers: { 'content-type': 'application/json' } };
+      expect((await s.request('POST', `${prefix}${replyTo}`, { token: otherRequest.token, ...garbled })).status).toBe(403);
+      expect((await s.request('POST', `${prefix}${replyTo}`, { token, ...garbled })).status).toBe(422);
 
       const resumed = await s.request('POST', `${prefix}${replyTo}`, { token, body: { derived_identity: { phone_number: '+15555550100' } } });
       expect(resumed.status).toBe(200);

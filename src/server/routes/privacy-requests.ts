@@ -68,6 +68,20 @@ export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApi
  */
 export async function resumeRoute(app: FastifyInstance, { db, keys, publicApiUrl }: ServerDeps): Promise<void> {
   const present = presentRequest(publicApiUrl);
+  // The token is checked before the body (contract §5: 401/403 before 422), so a body that is not
+  // JSON (or not labelled as such) must not fail here: this plugin's parser hands it on as text
+  // and the engine answers 422 after the token checks.
+  const lenient = (_req: unknown, text: string | Buffer, done: (err: null, body?: unknown) => void) => {
+    const raw = text.toString();
+    if (raw === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(raw));
+    } catch {
+      done(null, raw);
+    }
+  };
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, lenient);
   app.post<{ Params: IdParams }>(
     '/privacy-request/:privacy_request_id/resume',
     { config: { auth: 'reply-token' }, schema: { params: idParams } },
