@@ -57,26 +57,47 @@ export interface StoredState {
  * Everything in four statements. Given a bare Knex, they run in one read transaction (a
  * snapshot on both backends), so a serial is never paired with rows of another revision.
  */
-export async function readState(q: Queryable): Promise<StoredState> {
-  if (q.isTransaction) return readStateIn(q);
+export async function readState(q: Queryable, scope: StateScope = {}): Promise<StoredState> {
+  if (q.isTransaction) return readStateIn(q, scope);
   const snapshot = isPostgres(q) ? { isolationLevel: 'repeatable read' as const, readOnly: true } : {};
-  return q.transaction((trx) => readStateIn(trx), snapshot);
+  return q.transaction((trx) => readStateIn(trx, scope), snapshot);
 }
 
-async function readStateIn(q: Queryable): Promise<StoredState> {
+/**
+ * `policy`: only that policy and its lists (plus every connection): a partial state for reads
+ * of one policy, which should not cost a scan of every webhook. Never a basis for writes:
+ * keys and names are unique across all policies.
+ */
+export interface StateScope {
+  policy?: string;
+}
+
+/** All connections, by key (in code-unit order). */
+export async function readConnections(q: Queryable): Promise<Map<string, StoredConnection>> {
+  const rows: ConnectionRow[] = await q('connections').select();
+  return new Map(rows.sort(byKey).map((row) => [row.key, toStoredConnection(row)]));
+}
+
+/** Policies by key (in code-unit order); with `only`, that one policy if it exists. */
+export async function readPolicies(q: Queryable, only?: string): Promise<Map<string, StoredPolicy>> {
+  const query = q('policies').select('key', 'name', 'origin', 'created_at', 'updated_at');
+  const rows: StoredPolicy[] = await (only === undefined ? query : query.where({ key: only }));
+  return new Map(rows.sort(byKey).map((p) => [p.key, p]));
+}
+
+async function readStateIn(q: Queryable, scope: StateScope): Promise<StoredState> {
   const meta: { name: string; value: string }[] = await q('hookctl_meta').whereIn('name', ['serial', 'state_id']).select('name', 'value');
   const metaValue = (name: string) => meta.find((m) => m.name === name)?.value;
   const serial = Number(metaValue('serial'));
   const state_id = metaValue('state_id');
   if (metaValue('serial') === undefined || state_id === undefined) throw new HookctlError('the state database has no serial: it was not created by hookctl');
-  const connectionRows: ConnectionRow[] = await q('connections').select();
-  const policyRows: StoredPolicy[] = await q('policies').select('key', 'name', 'origin', 'created_at', 'updated_at');
-  const webhookRows: StoredWebhook[] = await q('webhooks')
+  const connections = await readConnections(q);
+  const policies = await readPolicies(q, scope.policy);
+  const webhookQuery = q('webhooks')
     .select('id', 'policy_key', 'phase', 'key', 'name', 'connection_key as connection_config_key', 'direction', 'position as order')
     .orderBy(['policy_key', 'phase', 'position']);
+  const webhookRows: StoredWebhook[] = await (scope.policy === undefined ? webhookQuery : webhookQuery.where({ policy_key: scope.policy }));
 
-  const connections = new Map(connectionRows.sort(byKey).map((row) => [row.key, toStoredConnection(row)]));
-  const policies = new Map(policyRows.sort(byKey).map((p) => [p.key, p]));
   const webhooks = { pre: new Map(), post: new Map() } as StoredState['webhooks'];
   for (const phase of PHASES) for (const key of policies.keys()) webhooks[phase].set(key, []);
   // The foreign key guarantees that each webhook's policy is there.

@@ -117,6 +117,26 @@ describe.each([['sqlite'], ['postgres']] as const)('%s configuration store', (na
     expect(selects).toHaveLength(4);
   });
 
+  it('reads one policy alone: its lists only, by a query that selects nothing of the others', async () => {
+    await seed(db, { p1: ['a', 'b'], p2: ['c'], p3: ['d', 'e', 'f'] });
+    const webhookSelects: string[] = [];
+    const onQuery = (q: { sql: string }) => {
+      if (/from\s+["`]?webhooks/i.test(q.sql)) webhookSelects.push(q.sql);
+    };
+    db.knex.on('query', onQuery);
+    try {
+      const state = await readState(db.knex, { policy: 'p3' });
+      expect([...state.policies.keys()]).toEqual(['p3']);
+      expect(keysOf(state.webhooks.pre.get('p3')!)).toEqual(['d', 'e', 'f']);
+      expect(state.webhooks.pre.has('p1')).toBe(false);
+      expect(state.connections.size).toBeGreaterThan(0);
+    } finally {
+      db.knex.removeListener('query', onQuery);
+    }
+    expect(webhookSelects).toHaveLength(1);
+    expect(webhookSelects[0]).toMatch(/where/i);
+  });
+
   it('inserts lists: order 0..n-1, ids of the form pol_<uuid>, the same read back', async () => {
     await seed(db, { p1: [], p2: [] });
     const [first, second] = await withStateLock(db, 5000, async (trx) =>

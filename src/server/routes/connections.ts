@@ -11,7 +11,7 @@ import { fingerprintSecrets } from '../../reconcile/secrets.js';
 import type { FieldChange, ResourceChange } from '../../reconcile/plan-types.js';
 import { connectionConfig, connectionFieldChanges } from '../../reconcile/diff.js';
 import { encryptJson } from '../../state/crypto.js';
-import { deleteConnections, readState, upsertConnections, type ConnectionWrite, type StoredConnection, type StoredState } from '../../state/config-store.js';
+import { deleteConnections, readConnections, upsertConnections, type ConnectionWrite, type StoredConnection, type StoredState } from '../../state/config-store.js';
 import { PAGE_QUERY, paginate, presentConnectionDetail, type PageQuery } from '../present.js';
 import { writeState } from '../state-writes.js';
 import { bodySchema, fidesKeyParams, RequestValidationError } from '../validation.js';
@@ -33,7 +33,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
   const keyParams = fidesKeyParams('connection_key');
 
   app.get<{ Querystring: PageQuery }>('/connection', { config: { auth: 'connection:read' }, schema: { querystring: PAGE_QUERY } }, async (req) => {
-    const { connections } = await readState(db.knex);
+    const connections = await readConnections(db.knex);
     const sorted = [...connections.values()].sort((a, b) => compare(a.name, b.name) || compare(a.key, b.key));
     return paginate(sorted, req.query, presentConnectionDetail);
   });
@@ -74,7 +74,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
   app.get<{ Params: { connection_key: string } }>(
     '/connection/:connection_key',
     { config: { auth: 'connection:read' }, schema: { params: keyParams } },
-    async (req) => presentConnectionDetail(requireConnection(await readState(db.knex), req.params.connection_key)),
+    async (req) => presentConnectionDetail(requireConnection(await readConnections(db.knex), req.params.connection_key)),
   );
 
   app.delete<{ Params: { connection_key: string } }>(
@@ -83,7 +83,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
     async (req, reply) => {
       await writeState(deps, async ({ trx, state }) => {
         const key = req.params.connection_key;
-        requireConnection(state, key);
+        requireConnection(state.connections, key);
         refuseWhileUsed(state, key);
         await deleteConnections(trx, [key]);
         return { result: undefined, changes: [{ kind: 'connection', action: 'delete', key, fields: [] }] };
@@ -99,7 +99,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
       const key = req.params.connection_key;
       const secrets: HttpsSecrets = { url: req.body.url, authorization: req.body.authorization };
       await writeState(deps, async ({ trx, state, now }) => {
-        const before = requireConnection(state, key);
+        const before = requireConnection(state.connections, key);
         // After the 404: an unknown connection is reported as such whatever the body holds.
         const reason = checkWebhookUrl(secrets.url);
         if (reason) throw new RequestValidationError([{ loc: ['body', 'url'], msg: reason, type: 'value_error.url' }]);
@@ -116,8 +116,8 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
   );
 }
 
-function requireConnection(state: StoredState, key: string): StoredConnection {
-  const c = state.connections.get(key);
+function requireConnection(connections: Map<string, StoredConnection>, key: string): StoredConnection {
+  const c = connections.get(key);
   if (!c) throw connectionNotFound(key);
   return c;
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Policy } from '../../model/types.js';
 import { FIDES_KEY_PATTERN, keyFromName } from '../../model/keys.js';
 import type { ResourceChange } from '../../reconcile/plan-types.js';
-import { readState, upsertPolicies } from '../../state/config-store.js';
+import { readPolicies, upsertPolicies } from '../../state/config-store.js';
 import { PAGE_QUERY, paginate, policyNotFound, presentPolicy, type PageQuery } from '../present.js';
 import { writeState } from '../state-writes.js';
 import { bodySchema, fidesKeyParams } from '../validation.js';
@@ -17,7 +17,7 @@ interface PolicyPatchItem {
 export async function policyRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db } = deps;
   app.get<{ Querystring: PageQuery }>('/policy', { config: { auth: 'policy:read' }, schema: { querystring: PAGE_QUERY } }, async (req) => {
-    const { policies } = await readState(db.knex);
+    const policies = await readPolicies(db.knex);
     return paginate([...policies.values()], req.query, presentPolicy);
   });
 
@@ -25,7 +25,7 @@ export async function policyRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     '/policy/:policy_key',
     { config: { auth: 'policy:read' }, schema: { params: fidesKeyParams('policy_key') } },
     async (req) => {
-      const policy = (await readState(db.knex)).policies.get(req.params.policy_key);
+      const policy = (await readPolicies(db.knex, req.params.policy_key)).get(req.params.policy_key);
       if (!policy) throw policyNotFound(req.params.policy_key);
       return presentPolicy(policy);
     },

@@ -40,7 +40,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       list,
       { config: { auth: 'webhook:read' }, schema: { params: fidesKeyParams('policy_key'), querystring: PAGE_QUERY } },
       async (req) => {
-        const state = await readState(db.knex);
+        const state = await readState(db.knex, { policy: req.params.policy_key });
         return paginate(policyList(state, phase, req.params.policy_key), req.query, (w) => presentWebhook(w, state.connections));
       },
     );
@@ -63,7 +63,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       { config: { auth: 'webhook:read' }, schema: { params: fidesKeyParams('policy_key', 'webhook_key') } },
       async (req) => {
         const { policy_key, webhook_key } = req.params;
-        const state = await readState(db.knex);
+        const state = await readState(db.knex, { policy: policy_key });
         const hook = policyList(state, phase, policy_key).find((w) => w.key === webhook_key);
         if (!hook) throw webhookNotFound(phase, webhook_key, policy_key);
         return presentWebhook(hook, state.connections);
