@@ -51,6 +51,44 @@ export async function loadWebhookList(knex: Knex, keys: Keys, policyKey: string,
   });
 }
 
+/**
+ * Webhook list reads shared by the steps that start while one is running: a read serves only
+ * the steps that started before it did; the steps that start meanwhile share the next one.
+ * Every step still gets its list as it is after the step started, with fewer queries (many
+ * steps start at once, when a group commit completes).
+ */
+export class WebhookListReads {
+  private readonly running = new Map<string, Promise<RunnableWebhook[]>>();
+  private readonly queued = new Map<string, Promise<RunnableWebhook[]>>();
+
+  constructor(
+    private readonly knex: Knex,
+    private readonly keys: Keys,
+  ) {}
+
+  read(policyKey: string, phase: Phase): Promise<RunnableWebhook[]> {
+    const key = `${phase}:${policyKey}`;
+    const start = () => {
+      this.queued.delete(key);
+      const read = loadWebhookList(this.knex, this.keys, policyKey, phase);
+      this.running.set(key, read);
+      const done = () => {
+        if (this.running.get(key) === read) this.running.delete(key);
+      };
+      read.then(done, done);
+      return read;
+    };
+    const running = this.running.get(key);
+    if (!running) return start();
+    let next = this.queued.get(key);
+    if (!next) {
+      next = running.then(start, start);
+      this.queued.set(key, next);
+    }
+    return next;
+  }
+}
+
 /** Which of these policy keys exist (one query for a whole batch of requests). */
 export async function existingPolicyKeys(knex: Knex, policyKeys: string[]): Promise<Set<string>> {
   const keys = [...new Set(policyKeys)].filter((k) => typeof k === 'string');

@@ -110,7 +110,8 @@ export type TransitionGuard = Partial<RequestRow> | ((query: Knex.QueryBuilder) 
 export interface TransitionInput {
   guard: TransitionGuard;
   changes: Partial<RequestRow>;
-  event?: TimelineEntry;
+  /** Appended to the timeline of each updated request, in order. */
+  events?: TimelineEntry[];
 }
 
 /**
@@ -120,7 +121,7 @@ export interface TransitionInput {
  * the request meanwhile).
  */
 export async function transition(knex: Knex, guard: TransitionGuard, changes: Partial<RequestRow>, event?: TimelineEntry): Promise<RequestRow[]> {
-  const [rows] = await transitions(knex, [{ guard, changes, event }]);
+  const [rows] = await transitions(knex, [{ guard, changes, events: event && [event] }]);
   return rows!;
 }
 
@@ -130,17 +131,89 @@ export async function transition(knex: Knex, guard: TransitionGuard, changes: Pa
  */
 export async function transitions(knex: Knex, inputs: TransitionInput[]): Promise<RequestRow[][]> {
   const apply = async (trx: Knex) => {
-    const updated: RequestRow[][] = [];
-    for (const { guard, changes, event } of inputs) {
-      const update: Record<string, unknown> = { ...changes, updated_at: new Date().toISOString() };
-      if (event) update.event_seq = trx.raw('event_seq + 1');
-      updated.push(await trx('privacy_requests').where(guard).update(update).returning('*'));
-    }
-    const events = inputs.flatMap(({ event }, i) => (event ? updated[i]!.map((row) => ({ privacy_request_id: row.id, seq: row.event_seq, ...event })) : []));
+    const updated = await guardedUpdates(trx, inputs);
+    // The update advanced event_seq past the new events: they take the seqs up to it.
+    const events = inputs.flatMap(({ events = [] }, i) =>
+      updated[i]!.flatMap((row) => events.map((event, k) => ({ privacy_request_id: row.id, seq: row.event_seq - events.length + 1 + k, ...event }))),
+    );
     if (events.length > 0) await trx('privacy_request_events').insert(events);
     return updated;
   };
-  return inputs.length > 1 || inputs.some((i) => i.event) ? knex.transaction(apply) : apply(knex);
+  return inputs.length > 1 || inputs.some((i) => i.events?.length) ? knex.transaction(apply) : apply(knex);
+}
+
+/** A transition that names its one request: the worker's, one per webhook call. */
+type ByIdInput = TransitionInput & { guard: Partial<RequestRow> & { id: string } };
+
+/**
+ * The transitions' UPDATE … RETURNING *. When each names a different request by id (a group
+ * commit of the worker: one per webhook call), all are one plain SQL statement, the same on
+ * both backends: each round trip to the database is a turn of the event loop, and a commit
+ * that waits for many turns holds up every request in the next batch.
+ */
+async function guardedUpdates(trx: Knex, inputs: TransitionInput[]): Promise<RequestRow[][]> {
+  const updatedAt = new Date().toISOString();
+  const ids = new Set(inputs.map(({ guard }) => (typeof guard === 'function' ? undefined : guard.id)));
+  if (ids.has(undefined) || ids.size < inputs.length) {
+    const updated: RequestRow[][] = [];
+    for (const { guard, changes, events } of inputs) {
+      const update: Record<string, unknown> = { ...changes, updated_at: updatedAt };
+      if (events?.length) update.event_seq = trx.raw('event_seq + ?', [events.length]);
+      updated.push(await trx('privacy_requests').where(guard).update(update).returning('*'));
+    }
+    return updated;
+  }
+  const rows = await updateById(trx, inputs as ByIdInput[], updatedAt);
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return inputs.map(({ guard }) => {
+    const row = byId.get((guard as ByIdInput['guard']).id);
+    return row ? [row] : [];
+  });
+}
+
+/** `SET column = CASE id WHEN … END` per column, each request under its own guard. */
+async function updateById(trx: Knex, inputs: ByIdInput[], updatedAt: string): Promise<RequestRow[]> {
+  const setBy = new Map<string, [string, unknown][]>();
+  for (const { guard, changes } of inputs) {
+    for (const [column, value] of Object.entries({ ...changes, updated_at: updatedAt })) {
+      if (value === undefined) continue;
+      if (!setBy.has(column)) setBy.set(column, []);
+      setBy.get(column)!.push([guard.id, value]);
+    }
+  }
+  const bindings: unknown[] = [];
+  const assignments = [...setBy].map(([column, values]) => {
+    const name = columnName(column);
+    const cases = values.map(([id, value]) => {
+      bindings.push(id, value);
+      return 'WHEN ? THEN ?';
+    });
+    return `${name} = CASE id ${cases.join(' ')} ELSE ${name} END`;
+  });
+  const counted = inputs.filter((i) => i.events?.length);
+  if (counted.length > 0) {
+    bindings.push(...counted.map((i) => i.guard.id));
+    assignments.push(`event_seq = event_seq + CASE id ${counted.map((i) => `WHEN ? THEN ${i.events!.length}`).join(' ')} ELSE 0 END`);
+  }
+  const guards = inputs.map(({ guard }) => {
+    const conditions = Object.entries(guard).map(([column, value]) => {
+      if (value === null) return `${columnName(column)} IS NULL`;
+      if (value === undefined) throw new Error(`transition guard on '${column}' is undefined`);
+      bindings.push(value);
+      return `${columnName(column)} = ?`;
+    });
+    return `(${conditions.join(' AND ')})`;
+  });
+  const sql = `UPDATE privacy_requests SET ${assignments.join(', ')} WHERE ${guards.join(' OR ')} RETURNING *`;
+  const result: RequestRow[] | { rows: RequestRow[] } = await trx.raw(sql, bindings as Knex.RawBinding[]);
+  // sqlite3 answers a raw statement with its rows, pg with a result object.
+  return Array.isArray(result) ? result : result.rows;
+}
+
+/** A column name of the code's own (never input), quoted. */
+function columnName(column: string): string {
+  if (!/^[a-z_]+$/.test(column)) throw new Error(`not a column name: '${column}'`);
+  return `"${column}"`;
 }
 
 /** Rows with their timelines (one query for all the events). */

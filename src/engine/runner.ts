@@ -1,8 +1,7 @@
-import type { Knex } from 'knex';
 import type { Phase } from '../model/types.js';
 import type { Keys } from '../state/keys.js';
-import { loadWebhookList, type RunnableWebhook } from './config-source.js';
-import { mergeIdentity } from './identity.js';
+import type { RunnableWebhook } from './config-source.js';
+import { mergeIdentity, type Identity } from './identity.js';
 import { interpretCall } from './outcome.js';
 import { issueReplyToken } from './reply-token.js';
 import { requestIdentity, resumePath, stepEvent, type RequestRow, type Step, type TimelineEntry, type TransitionInput } from './requests.js';
@@ -18,8 +17,9 @@ export interface ExecutionSettings {
 }
 
 export interface RunContext extends ExecutionSettings {
-  knex: Knex;
   keys: Keys;
+  /** The webhooks of a policy's step, read now (WebhookListReads). */
+  webhookList(policyKey: string, phase: Phase): Promise<RunnableWebhook[]>;
   /** The lease owner id of the worker running this. */
   owner: string;
   client: WebhookClient;
@@ -69,24 +69,33 @@ class Execution {
     }
   }
 
-  /** The execution step: connectors are out of scope; it records the identity it would use. */
+  /** The execution step on its own: when the cursor is there (a retry from it). */
   private async execute(): Promise<void> {
-    const identity = requestIdentity(this.row);
-    await this.save({ ...CURSOR_DONE, cursor_step: 'post' }, stepEvent('execute', 'executed', `identity ${JSON.stringify(identity)}`));
+    await this.save({ ...CURSOR_DONE, cursor_step: 'post' }, [executed(requestIdentity(this.row))]);
   }
 
   private async runWebhooks(phase: Phase): Promise<void> {
-    const list = await loadWebhookList(this.ctx.knex, this.ctx.keys, this.row.policy_key, phase);
+    const list = await this.ctx.webhookList(this.row.policy_key, phase);
     const remaining = remainingAfterCursor(list, this.row);
     for (const [i, hook] of remaining.entries()) {
       if (this.ctx.stopping()) return this.release();
       const { changes, event } = await this.call(hook, phase);
-      // The last call of a step that goes on also ends the step, in the same write.
       const stepEnds = i === remaining.length - 1 && changes.status === undefined;
-      await this.save(stepEnds ? { ...changes, ...stepDone(phase) } : changes, event);
+      await (stepEnds ? this.endStep(phase, changes, [event]) : this.save(changes, [event]));
       if (this.row.status !== 'in_processing') return;
     }
-    if (remaining.length === 0) await this.save(stepDone(phase));
+    if (remaining.length === 0) await this.endStep(phase, {}, []);
+  }
+
+  /**
+   * End a webhook step that goes on, in the same write as its last call. After the pre step
+   * comes the execution step, which calls nothing: it is recorded in that write too, one
+   * commit (one wait for the group commit) fewer per request.
+   */
+  private async endStep(phase: Phase, changes: Partial<RequestRow>, events: TimelineEntry[]): Promise<void> {
+    if (phase === 'post') return this.save({ ...changes, ...completed() }, events);
+    const identity = changes.identity === undefined ? requestIdentity(this.row) : (JSON.parse(changes.identity) as Identity);
+    await this.save({ ...changes, ...CURSOR_DONE, cursor_step: 'post' }, [...events, executed(identity)]);
   }
 
   private async call(hook: RunnableWebhook, phase: Phase): Promise<{ changes: Partial<RequestRow>; event: TimelineEntry }> {
@@ -154,9 +163,9 @@ class Execution {
   }
 
   /** Commit changes (and renew the lease) if the lease is still ours. */
-  private async save(changes: Partial<RequestRow>, event?: TimelineEntry): Promise<void> {
+  private async save(changes: Partial<RequestRow>, events: TimelineEntry[] = []): Promise<void> {
     const renewal = changes.lease_owner === null ? {} : { lease_expires_at: new Date(Date.now() + this.ctx.leaseMs).toISOString() };
-    const [next] = await this.ctx.transition({ guard: { id: this.row.id, lease_owner: this.ctx.owner }, changes: { ...changes, ...renewal }, event });
+    const [next] = await this.ctx.transition({ guard: { id: this.row.id, lease_owner: this.ctx.owner }, changes: { ...changes, ...renewal }, events });
     if (!next) throw new LeaseLost();
     this.row = next;
   }
@@ -170,11 +179,14 @@ class Execution {
 const RELEASED = { lease_owner: null, lease_expires_at: null } as const;
 const CURSOR_DONE = { cursor_step: null, cursor_webhook_id: null, cursor_position: null } as const;
 
-/** Where a finished webhook step leads: the execution step, or completion. */
-function stepDone(phase: Phase): Partial<RequestRow> {
-  return phase === 'pre'
-    ? { ...CURSOR_DONE, cursor_step: 'execute' }
-    : { status: 'complete', finished_processing_at: new Date().toISOString(), ...CURSOR_DONE, ...RELEASED };
+/** The end of the post step: the request is complete. */
+function completed(): Partial<RequestRow> {
+  return { status: 'complete', finished_processing_at: new Date().toISOString(), ...CURSOR_DONE, ...RELEASED };
+}
+
+/** The execution step's record: connectors are out of scope; it names the identity it would use. */
+function executed(identity: Identity): TimelineEntry {
+  return stepEvent('execute', 'executed', `identity ${JSON.stringify(identity)}`);
 }
 
 function failed(step: Step, reason: string): Partial<RequestRow> {

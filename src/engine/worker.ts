@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Knex } from 'knex';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +9,7 @@ import type { Keys } from '../state/keys.js';
 import { DEFAULT_RESUME_TIMEOUT_MINUTES } from './reply-token.js';
 import { findRequest, onWorkQueued, toView, type RequestRow, type RequestView } from './requests.js';
 import { executeClaimed, type ExecutionSettings, type RunContext } from './runner.js';
+import { WebhookListReads } from './config-source.js';
 import { GroupCommit } from './group-commit.js';
 import { expirePausedRequests } from './service.js';
 import { DEFAULT_WEBHOOK_TIMEOUT_MS, WebhookClient } from './webhook-client.js';
@@ -48,6 +50,7 @@ export class Worker {
   private readonly log: (message: string) => void;
   private readonly client = new WebhookClient();
   private readonly commits: GroupCommit;
+  private readonly webhookLists: WebhookListReads;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
   private stopping = false;
@@ -77,6 +80,9 @@ export class Worker {
     this.expiryIntervalMs = options.expiryIntervalMs ?? DEFAULT_EXPIRY_INTERVAL_MS;
     this.log = options.log ?? ((message) => console.error(message));
     this.commits = new GroupCommit(db.knex);
+    this.webhookLists = new WebhookListReads(db.knex, keys);
+    // Every call in flight listens on it: as many listeners as the concurrency.
+    setMaxListeners(0, this.abort.signal);
   }
 
   /** Run in the background until stop(): claim on every poll and whenever work is announced. */
@@ -192,8 +198,8 @@ export class Worker {
   private launch(row: RequestRow): Promise<void> {
     const context: RunContext = {
       ...this.settings,
-      knex: this.db.knex,
       keys: this.keys,
+      webhookList: (policyKey, phase) => this.webhookLists.read(policyKey, phase),
       owner: this.owner,
       client: this.client,
       transition: (input) => this.commits.transition(input),

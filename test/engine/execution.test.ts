@@ -277,6 +277,20 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
       tokenOf(deriving);
     });
 
+    it('give the execution step the identity derived by the last pre-execution webhook', async () => {
+      const deriving = receiver.endpoint({ status: 200, body: { halt: false, derived_identity: { phone_number: '+15555550101' } } });
+      const post = receiver.endpoint({ status: 200 });
+      const { view: v } = await run({
+        pre: [{ key: unique('derive_last'), direction: 'two_way', url: deriving }],
+        post: [{ key: unique('post'), direction: 'one_way', url: post }],
+      });
+      const derived = { email: EMAIL, phone_number: '+15555550101' };
+      expect(v.status).toBe('complete');
+      expect(v.timeline.map((e) => e.outcome)).toEqual(['continue', 'executed', 'continue']);
+      expect(v.timeline[1]).toMatchObject({ callback_type: 'execute', reason: `identity ${JSON.stringify(derived)}` });
+      expect(receiver.callsTo(post)[0]!.body).toMatchObject({ identity: derived });
+    });
+
     it('post-execution halt is ignored, and the timeline says so', async () => {
       const key = unique('post_halt');
       const after = receiver.endpoint({ status: 200 });

@@ -5,7 +5,7 @@
 import { http as mswHttp, HttpResponse, delay } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebhookClient, type WebhookCall } from '../../src/engine/webhook-client.js';
+import { MAX_RESPONSE_BYTES, WebhookClient, type WebhookCall } from '../../src/engine/webhook-client.js';
 
 const seen: { headers: Record<string, string>; body: unknown }[] = [];
 const server = setupServer(
@@ -20,6 +20,24 @@ const server = setupServer(
     return HttpResponse.json({});
   }),
   mswHttp.post('https://hooks.example.com/broken', () => HttpResponse.error()),
+  mswHttp.post('https://hooks.example.com/sized', ({ request }) => {
+    const size = Number(new URL(request.url).searchParams.get('bytes'));
+    return new HttpResponse('x'.repeat(size), { headers: { 'content-length': String(size) } });
+  }),
+  mswHttp.post('https://hooks.example.com/streamed', ({ request }) => {
+    const size = Number(new URL(request.url).searchParams.get('bytes'));
+    const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= size) return controller.close();
+        const part = chunk.subarray(0, Math.min(chunk.byteLength, size - sent));
+        sent += part.byteLength;
+        controller.enqueue(part);
+      },
+    });
+    return new HttpResponse(body);
+  }),
 );
 const client = new WebhookClient();
 
@@ -61,6 +79,13 @@ describe('WebhookClient under MSW', () => {
     const result = await call('/broken');
     expect(result).toMatchObject({ error: 'network', message: 'network error' });
   });
+
+  it.each(['/sized', '/streamed'])('reads a body up to 1 MiB and not one byte more (%s)', async (path) => {
+    const fits = await call(`${path}?bytes=${MAX_RESPONSE_BYTES}`, { timeoutMs: 5_000 });
+    expect(fits).toMatchObject({ status: 200 });
+    expect((fits as { bodyText: string }).bodyText).toHaveLength(MAX_RESPONSE_BYTES);
+    expect(await call(`${path}?bytes=${MAX_RESPONSE_BYTES + 1}`, { timeoutMs: 5_000 })).toMatchObject({ status: 200, bodyText: null });
+  }, 8_000);
 
   it("rejects with the caller's reason when the caller aborts", async () => {
     const stop = new AbortController();
