@@ -2,6 +2,7 @@
  * The privacy-request operations behind the HTTP routes and the CLI, free of HTTP: each
  * returns the Fides status code and body (`{detail}` on errors) for the route to send.
  */
+import { bearerToken } from '../bearer.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import type { Database } from '../state/database.js';
@@ -167,8 +168,8 @@ export async function resumePrivacyRequest(
   body: unknown,
   now: Date = new Date(),
 ): Promise<ServiceResult<RequestView>> {
-  const token = /^Bearer +(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-  if (!token) return { ...fail(401, 'Failed to authenticate'), headers: { 'WWW-Authenticate': 'Bearer' } };
+  const token = bearerToken(authorization);
+  if (token === null) return { ...fail(401, 'Failed to authenticate'), headers: { 'WWW-Authenticate': 'Bearer' } };
   const check = await checkReplyToken(keys.replyToken, token, now);
   if (check.kind === 'invalid' || check.claims.privacy_request_id !== id) return fail(403, NOT_AUTHORIZED);
   if (check.kind === 'expired') return fail(403, 'Webhook token expired');

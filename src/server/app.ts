@@ -5,7 +5,8 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
-import { bearerToken, verifyApiToken, type RootClient, type Scope } from './auth.js';
+import { verifyApiToken, type RootClient, type Scope } from './auth.js';
+import { bearerToken } from '../bearer.js';
 import { installErrorHandling } from './errors.js';
 import { createValidatorCompiler } from './validation.js';
 import { connectionRoutes } from './routes/connections.js';

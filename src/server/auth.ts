@@ -70,11 +70,6 @@ function isClaims(v: unknown): v is ApiTokenClaims {
   );
 }
 
-/** The token of an `Authorization: Bearer <token>` header; null when missing or another scheme. */
-export function bearerToken(header: string | undefined): string | null {
-  const m = header === undefined ? null : /^Bearer(?:\s+(.*))?$/i.exec(header.trim());
-  return m ? (m[1] ?? '').trim() : null;
-}
 
 /** The API's root OAuth client (HOOKCTL_OAUTH_ROOT_CLIENT_ID / _SECRET). */
 export interface RootClient {
