@@ -4,10 +4,11 @@ import { Command, Option } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Diagnostic } from '../manifest/diagnostics.js';
 import { globalOptions, type GlobalOptions } from './context.js';
+import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/reporters.js';
 
 interface SimulateFlags {
   manifests?: string[];
-  reporter: 'text' | 'json' | 'junit';
+  reporter: ReporterFormat;
   output?: string;
   webhookTimeout?: string;
 }
@@ -26,7 +27,7 @@ export function registerSimulate(program: Command): Command {
     .description('run harness scenarios: scripted webhook endpoints, the real engine, expectations')
     .argument('[scenarios...]', `scenario files or folders (default: ${DEFAULT_SCENARIOS})`)
     .option('--manifests <paths...>', "manifest files or folders for every scenario, after the scenario paths (default: each scenario's `manifests:`)")
-    .addOption(new Option('--reporter <format>', 'report format').choices(['text', 'json', 'junit']).default('text'))
+    .addOption(new Option('--reporter <format>', 'report format').choices(REPORTER_FORMATS).default('text'))
     .option('--output <file>', 'write the report to FILE (stdout then gets the text report)')
     .addOption(new Option('--webhook-timeout <ms>', 'timeout of one webhook call whose connection sets no timeout_ms (default 30000)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
     .addHelpText(
