@@ -52,40 +52,33 @@ export async function loadWebhookList(knex: Knex, keys: Keys, policyKey: string,
 }
 
 /**
- * Webhook list reads shared by the steps that start while one is running: a read serves only
- * the steps that started before it did; the steps that start meanwhile share the next one.
- * Every step still gets its list as it is after the step started, with fewer queries (many
- * steps start at once, when a group commit completes).
+ * The webhook lists of the worker's steps, kept per configuration serial. Every configuration
+ * write (apply, the API) bumps the serial in its transaction, and the statement that starts a
+ * step (the claim, or the commit that ends the step before) returns the serial of that moment
+ * (`config_serial`, requests.ts): a step whose serial is the cached one gets the cached list,
+ * which is the list as it was when the step started, without a query or a decryption. A step
+ * of another serial reads the list again; the read is at least as new as the step.
  */
-export class WebhookListReads {
-  private readonly running = new Map<string, Promise<RunnableWebhook[]>>();
-  private readonly queued = new Map<string, Promise<RunnableWebhook[]>>();
+export class WebhookListCache {
+  private readonly lists = new Map<string, { serial: number; list: Promise<RunnableWebhook[]> }>();
 
   constructor(
     private readonly knex: Knex,
     private readonly keys: Keys,
   ) {}
 
-  read(policyKey: string, phase: Phase): Promise<RunnableWebhook[]> {
+  /** The list as of `serial`; without one (a row not written by the worker), read now. */
+  read(policyKey: string, phase: Phase, serial: number | undefined): Promise<RunnableWebhook[]> {
+    if (serial === undefined) return loadWebhookList(this.knex, this.keys, policyKey, phase);
     const key = `${phase}:${policyKey}`;
-    const start = () => {
-      this.queued.delete(key);
-      const read = loadWebhookList(this.knex, this.keys, policyKey, phase);
-      this.running.set(key, read);
-      const done = () => {
-        if (this.running.get(key) === read) this.running.delete(key);
-      };
-      read.then(done, done);
-      return read;
-    };
-    const running = this.running.get(key);
-    if (!running) return start();
-    let next = this.queued.get(key);
-    if (!next) {
-      next = running.then(start, start);
-      this.queued.set(key, next);
-    }
-    return next;
+    const cached = this.lists.get(key);
+    // Equal, not at least: a state restored from a backup may go back to a serial it had.
+    if (cached?.serial === serial) return cached.list;
+    const list = loadWebhookList(this.knex, this.keys, policyKey, phase);
+    this.lists.set(key, { serial, list });
+    // A failed read is not kept: the next step reads again.
+    list.catch(() => this.lists.get(key)?.list === list && this.lists.delete(key));
+    return list;
   }
 }
 

@@ -45,7 +45,15 @@ export interface RequestRow {
   lease_owner: string | null;
   lease_expires_at: string | null;
   event_seq: number;
+  /**
+   * Not a column: the configuration serial when the worker's claim or commit wrote this row
+   * (RETURNING_WITH_SERIAL), so that a step starting from it knows which webhook lists are current.
+   */
+  config_serial?: number;
 }
+
+/** RETURNING of the worker's statements: the row, and the configuration serial of that moment. */
+export const RETURNING_WITH_SERIAL = `*, (SELECT CAST(value AS INTEGER) FROM hookctl_meta WHERE name = 'serial') AS config_serial`;
 
 /** One timeline entry: a webhook call, the execution step, or a resume/retry/expiry. */
 export interface TimelineEntry {
@@ -204,7 +212,7 @@ async function updateById(trx: Knex, inputs: ByIdInput[], updatedAt: string): Pr
     });
     return `(${conditions.join(' AND ')})`;
   });
-  const sql = `UPDATE privacy_requests SET ${assignments.join(', ')} WHERE ${guards.join(' OR ')} RETURNING *`;
+  const sql = `UPDATE privacy_requests SET ${assignments.join(', ')} WHERE ${guards.join(' OR ')} RETURNING ${RETURNING_WITH_SERIAL}`;
   const result: RequestRow[] | { rows: RequestRow[] } = await trx.raw(sql, bindings as Knex.RawBinding[]);
   // sqlite3 answers a raw statement with its rows, pg with a result object.
   return Array.isArray(result) ? result : result.rows;

@@ -18,8 +18,8 @@ export interface ExecutionSettings {
 
 export interface RunContext extends ExecutionSettings {
   keys: Keys;
-  /** The webhooks of a policy's step, read now (WebhookListReads). */
-  webhookList(policyKey: string, phase: Phase): Promise<RunnableWebhook[]>;
+  /** The webhooks of a policy's step as of `serial`, the configuration the step started with (WebhookListCache). */
+  webhookList(policyKey: string, phase: Phase, serial: number | undefined): Promise<RunnableWebhook[]>;
   /** The lease owner id of the worker running this. */
   owner: string;
   client: WebhookClient;
@@ -75,7 +75,7 @@ class Execution {
   }
 
   private async runWebhooks(phase: Phase): Promise<void> {
-    const list = await this.ctx.webhookList(this.row.policy_key, phase);
+    const list = await this.ctx.webhookList(this.row.policy_key, phase, this.row.config_serial);
     const remaining = remainingAfterCursor(list, this.row);
     for (const [i, hook] of remaining.entries()) {
       if (this.ctx.stopping()) return this.release();

@@ -7,9 +7,9 @@ import { HookctlError } from '../errors.js';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
 import { DEFAULT_RESUME_TIMEOUT_MINUTES } from './reply-token.js';
-import { findRequest, onWorkQueued, toView, type RequestRow, type RequestView } from './requests.js';
+import { findRequest, onWorkQueued, RETURNING_WITH_SERIAL, toView, type RequestRow, type RequestView } from './requests.js';
 import { executeClaimed, type ExecutionSettings, type RunContext } from './runner.js';
-import { WebhookListReads } from './config-source.js';
+import { WebhookListCache } from './config-source.js';
 import { GroupCommit } from './group-commit.js';
 import { expirePausedRequests } from './service.js';
 import { DEFAULT_WEBHOOK_TIMEOUT_MS, WebhookClient } from './webhook-client.js';
@@ -50,7 +50,7 @@ export class Worker {
   private readonly log: (message: string) => void;
   private readonly client = new WebhookClient();
   private readonly commits: GroupCommit;
-  private readonly webhookLists: WebhookListReads;
+  private readonly webhookLists: WebhookListCache;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
   private stopping = false;
@@ -80,7 +80,7 @@ export class Worker {
     this.expiryIntervalMs = options.expiryIntervalMs ?? DEFAULT_EXPIRY_INTERVAL_MS;
     this.log = options.log ?? ((message) => console.error(message));
     this.commits = new GroupCommit(db.knex);
-    this.webhookLists = new WebhookListReads(db.knex, keys);
+    this.webhookLists = new WebhookListCache(db.knex, keys);
     // Every call in flight listens on it: as many listeners as the concurrency.
     setMaxListeners(0, this.abort.signal);
   }
@@ -192,14 +192,14 @@ export class Worker {
         lease_expires_at: new Date(Date.now() + this.settings.leaseMs).toISOString(),
         updated_at: now,
       })
-      .returning('*');
+      .returning(knex.raw(RETURNING_WITH_SERIAL));
   }
 
   private launch(row: RequestRow): Promise<void> {
     const context: RunContext = {
       ...this.settings,
       keys: this.keys,
-      webhookList: (policyKey, phase) => this.webhookLists.read(policyKey, phase),
+      webhookList: (policyKey, phase, serial) => this.webhookLists.read(policyKey, phase, serial),
       owner: this.owner,
       client: this.client,
       transition: (input) => this.commits.transition(input),
