@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunnableWebhook } from '../src/engine/config-source.js';
 import { issueReplyToken } from '../src/engine/reply-token.js';
-import type { RequestRow, TimelineEntry } from '../src/engine/requests.js';
+import type { RequestRow } from '../src/engine/requests.js';
 import { executeClaimed } from '../src/engine/runner.js';
 import { createPrivacyRequests } from '../src/engine/service.js';
 import { WebhookClient } from '../src/engine/webhook-client.js';
@@ -257,10 +257,27 @@ async function runStateless(receiver: Receiver, keys: Keys, count: number): Prom
     for (let i = next++; i < count; i = next++) {
       const id = `pri_${crypto.randomUUID()}`;
       rows.set(id, {
-        ...{ id, policy_key: 'bench_policy', status: 'in_processing', identity: JSON.stringify({ email: `bench-${i}@example.com`, phone_number: null }) },
-        ...{ external_id: null, created_at: now, updated_at: now, started_processing_at: now, finished_processing_at: null, paused_at: null, failure_reason: null },
-        ...{ cursor_step: null, cursor_webhook_id: null, cursor_position: null, pause_webhook_id: null, pause_token_jti: null, pause_expires_at: null },
-        ...{ failed_step: null, lease_owner: 'bench', lease_expires_at: null, event_seq: 0 },
+        id,
+        policy_key: 'bench_policy',
+        status: 'in_processing',
+        identity: JSON.stringify({ email: `bench-${i}@example.com`, phone_number: null }),
+        external_id: null,
+        created_at: now,
+        updated_at: now,
+        started_processing_at: now,
+        finished_processing_at: null,
+        paused_at: null,
+        failure_reason: null,
+        cursor_step: null,
+        cursor_webhook_id: null,
+        cursor_position: null,
+        pause_webhook_id: null,
+        pause_token_jti: null,
+        pause_expires_at: null,
+        failed_step: null,
+        lease_owner: 'bench',
+        lease_expires_at: null,
+        event_seq: 0,
       });
       const started = performance.now();
       await executeClaimed(
@@ -272,7 +289,7 @@ async function runStateless(receiver: Receiver, keys: Keys, count: number): Prom
           webhookList: async (_policy, phase) => lists[phase],
           owner: 'bench',
           client,
-          transition: async ({ changes, events = [] }: { changes: Partial<RequestRow>; events?: TimelineEntry[] }) => {
+          transition: async ({ changes, events = [] }) => {
             const updated = { ...rows.get(id)!, ...changes };
             rows.set(id, updated);
             for (const e of events) if (e.webhook_key !== null) roundTripMs.push(e.duration_ms);
