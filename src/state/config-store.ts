@@ -118,12 +118,13 @@ export async function readSerial(q: Queryable): Promise<number> {
  */
 export async function checkMasterKey(q: Queryable, keys: Keys): Promise<void> {
   const expected = fingerprint(keys.fingerprint, 'hookctl-key-check');
-  const row: { value: string } | undefined = await q('hookctl_meta').where({ name: 'key_check' }).first('value');
+  let row: { value: string } | undefined = await q('hookctl_meta').where({ name: 'key_check' }).first('value');
   if (!row) {
+    // Two first uses at once: one insert wins, and the other process compares against it.
     await q('hookctl_meta').insert({ name: 'key_check', value: expected }).onConflict('name').ignore();
-    return;
+    row = await q('hookctl_meta').where({ name: 'key_check' }).first('value');
   }
-  if (row.value !== expected) {
+  if (row?.value !== expected) {
     throw new HookctlError(
       'the master key does not match the key this state was created with',
       ExitCode.runtime,

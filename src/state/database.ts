@@ -21,6 +21,8 @@ export interface DatabaseLocation {
 }
 
 export const DEFAULT_STATE_DIR = '.hookctl';
+/** How long a SQLite statement waits for another connection's lock before SQLITE_BUSY. */
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 /** `sqlite:PATH`, `postgres://…`/`postgresql://…`, or the embedded default under cwd. */
 export function parseDatabaseUrl(url: string | undefined, cwd: string): DatabaseLocation {
@@ -74,11 +76,12 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
         min: 1,
         max: 1,
         afterCreate(conn: { run(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
-          // WAL: readers (serve's API) never block the writer; busy_timeout: a second writer
-          // waits for the lock (then the apply lock timeout decides) instead of failing at once.
-          conn.run('PRAGMA journal_mode = WAL', (e1) => {
+          // busy_timeout first: a second writer (or a second process switching a new file to
+          // WAL at the same moment) waits for the lock instead of failing at once. WAL: readers
+          // (serve's API) never block the writer.
+          conn.run(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`, (e1) => {
             if (e1) return done(e1, conn);
-            conn.run('PRAGMA busy_timeout = 5000', (e2) => {
+            conn.run('PRAGMA journal_mode = WAL', (e2) => {
               if (e2) return done(e2, conn);
               conn.run('PRAGMA foreign_keys = ON', (e3) => done(e3, conn));
             });
@@ -108,17 +111,81 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
   return db;
 }
 
+/** The migration bookkeeping table (the shape knex's migrator used, so older states read as is). */
+const MIGRATIONS_TABLE = 'hookctl_migrations';
+/** A table knex's migrator used as its lock; older hookctl versions could leave it locked. */
+const KNEX_LOCK_TABLE = 'hookctl_migrations_lock';
+/** PostgreSQL advisory lock of opening (migrating) the state; distinct from the apply lock. */
+const MIGRATION_LOCK_KEY = 0x686f6f6d;
+/** How long an opening process waits for another one's migration (SQLite busy timeout). */
+const MIGRATION_WAIT_MS = 60_000;
+
+/**
+ * Brings the schema up to date. Any number of processes may open the same new state at once:
+ * the check and the migration run in one transaction that holds a lock, so exactly one process
+ * migrates and the others, once they get the lock, find nothing left to do. The lock dies with
+ * the transaction (a PostgreSQL transaction-level advisory lock; SQLite's write lock taken by
+ * BEGIN IMMEDIATE), so a killed process cannot leave it behind — which knex's own migrator,
+ * with a lock row and a racy create-if-missing of its tables, could.
+ */
 export async function migrate(db: Database): Promise<void> {
-  const config = {
-    tableName: 'hookctl_migrations',
-    migrationSource: {
-      getMigrations: async () => migrations.map((m) => m.name),
-      getMigrationName: (name: string) => name,
-      getMigration: async (name: string) => migrations.find((m) => m.name === name)!,
-    },
-  };
-  // latest() takes knex's migration lock (a write) even with nothing pending; on SQLite that
-  // would queue behind, and fail behind, an apply holding the state lock. list() only reads.
-  const [, pending] = (await db.knex.migrate.list(config)) as [unknown[], unknown[]];
-  if (pending.length > 0) await db.knex.migrate.latest(config);
+  // Most opens find nothing to do: check without a lock first, so that opening the state never
+  // waits behind an apply that holds the write lock.
+  if ((await pendingMigrations(db.knex)).length === 0) return;
+  await inMigrationTransaction(db, async (q) => {
+    if (!(await q.schema.hasTable(MIGRATIONS_TABLE))) {
+      await q.schema.createTable(MIGRATIONS_TABLE, (t) => {
+        t.increments('id').primary();
+        t.string('name');
+        t.integer('batch');
+        t.timestamp('migration_time');
+      });
+    }
+    const pending = await pendingMigrations(q);
+    if (pending.length === 0) return;
+    const [last] = (await q(MIGRATIONS_TABLE).max('batch as batch')) as { batch: number | null }[];
+    const batch = (last?.batch ?? 0) + 1;
+    for (const m of pending) {
+      await m.up(q);
+      await q(MIGRATIONS_TABLE).insert({ name: m.name, batch, migration_time: new Date() });
+    }
+    // A lock row left by an older version's migrator is released, so that version (if it is
+    // run again on this state) does not refuse to start.
+    if (await q.schema.hasTable(KNEX_LOCK_TABLE)) {
+      await q(KNEX_LOCK_TABLE).delete();
+      await q(KNEX_LOCK_TABLE).insert({ is_locked: 0 });
+    }
+  });
+}
+
+async function pendingMigrations(q: Knex): Promise<typeof migrations> {
+  if (!(await q.schema.hasTable(MIGRATIONS_TABLE))) return migrations;
+  const done = new Set(((await q(MIGRATIONS_TABLE).select('name')) as { name: string }[]).map((r) => r.name));
+  return migrations.filter((m) => !done.has(m.name));
+}
+
+async function inMigrationTransaction(db: Database, fn: (q: Knex) => Promise<void>): Promise<void> {
+  if (db.dialect === 'postgres') {
+    await db.knex.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+      await fn(trx);
+    });
+    return;
+  }
+  // knex BEGINs SQLite transactions DEFERRED, which takes no lock until the first write; the
+  // pool holds one connection, so raw statements on db.knex all run in this transaction.
+  const knex = db.knex;
+  await knex.raw(`PRAGMA busy_timeout = ${MIGRATION_WAIT_MS}`);
+  try {
+    await knex.raw('BEGIN IMMEDIATE');
+    try {
+      await fn(knex);
+      await knex.raw('COMMIT');
+    } catch (err) {
+      await knex.raw('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    await knex.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  }
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { HookctlError } from '../errors.js';
+import { ExitCode, HookctlError } from '../errors.js';
 import type { DatabaseLocation } from './database.js';
 
 /**
@@ -59,19 +59,50 @@ export function loadMasterKey(loc: DatabaseLocation, env: NodeJS.ProcessEnv = pr
     );
   }
   const file = path.join(path.dirname(loc.target), 'master.key');
+  const existing = readKeyFile(file);
+  if (existing) return deriveKeys(existing);
+  return deriveKeys(createKeyFile(file));
+}
+
+function readKeyFile(file: string): Buffer | null {
+  let text: string;
   try {
-    return deriveKeys(parseMasterKey(fs.readFileSync(file, 'utf8'), file));
+    text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new HookctlError(`cannot read the master key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const key = crypto.randomBytes(32);
+  return parseMasterKey(text, file);
+}
+
+/**
+ * A new key file, created so that no process ever reads it half-written: the key is written
+ * and synced to a private temporary file first, then linked to its name, which fails if another
+ * process got there first — in which case that process's (complete) key is the one.
+ */
+function createKeyFile(file: string): Buffer {
+  const dir = path.dirname(file);
   try {
-    // 'wx': never overwrite a key another process created a moment ago.
-    fs.writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    return deriveKeys(key);
+    fs.mkdirSync(dir, { recursive: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return deriveKeys(parseMasterKey(fs.readFileSync(file, 'utf8'), file));
-    throw err;
+    throw new HookctlError(`cannot create the state folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.runtime, 'choose a writable place with --database-url sqlite:PATH');
+  }
+  const key = crypto.randomBytes(32);
+  const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const fd = fs.openSync(temp, 'wx', 0o600);
+    try {
+      fs.writeSync(fd, `${key.toString('base64')}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.linkSync(temp, file);
+    return key;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile(file)!;
+    throw new HookctlError(`cannot create the master key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.runtime, `set ${MASTER_KEY_ENV} instead, or make the folder writable`);
+  } finally {
+    fs.rmSync(temp, { force: true });
   }
 }
