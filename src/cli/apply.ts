@@ -1,7 +1,8 @@
 import readline from 'node:readline/promises';
 import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
-import { globalOptions, parseDuration } from './context.js';
+import { globalOptions } from './context.js';
+import { DURATIONS, parseDuration } from './flags.js';
 import { painter } from '../paint.js';
 import { currentActor, loadDesiredOrExit, openState } from './session.js';
 
@@ -16,7 +17,7 @@ export function registerApply(program: Command): Command {
     .option('--lock-timeout <duration>', 'how long to wait for another apply to finish', '30s')
     .action(async (paths: string[], opts: { plan?: string; autoApprove?: boolean; prune?: boolean; lockTimeout: string }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const lockTimeoutMs = parseDuration(opts.lockTimeout, '--lock-timeout');
+      const lockTimeoutMs = parseDuration(opts.lockTimeout, DURATIONS.lockTimeout);
       if (opts.plan && paths.length > 0) {
         throw new HookctlError('give either manifest paths or --plan, not both', ExitCode.usage, 'a saved plan already holds what it was made from');
       }

@@ -1,6 +1,4 @@
-import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { HookctlError } from '../errors.js';
 
 /** Options every command accepts, before or after the command name (contract section 2). */
 export interface GlobalOptions {
@@ -20,21 +18,4 @@ export function globalOptions(cmd: Command): GlobalOptions {
   const o = cmd.optsWithGlobals() as { databaseUrl?: string; color?: boolean; debug?: boolean };
   const color = o.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
   return { databaseUrl: o.databaseUrl, color, debug: o.debug === true };
-}
-
-export function readVersion(): string {
-  const pkgUrl = new URL('../../../package.json', import.meta.url);
-  try {
-    return (JSON.parse(fs.readFileSync(pkgUrl, 'utf8')) as { version: string }).version;
-  } catch {
-    return '0.0.0';
-  }
-}
-
-/** `500ms`, `30s`, `5m`, `1h` → milliseconds. */
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  if (!m) throw new HookctlError(`${flag} '${text}' is not a duration`, 64, 'write durations like 500ms, 30s, 5m or 1h');
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * unit);
 }

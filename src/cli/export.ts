@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { globalOptions } from './context.js';
 import { openState } from './session.js';
+import { ensureDir } from '../fs-paths.js';
 
 export function registerExport(program: Command): Command {
   return program
@@ -23,7 +24,7 @@ export function registerExport(program: Command): Command {
         process.stdout.write(result.yaml);
         return;
       }
-      fs.mkdirSync(opts.out, { recursive: true });
+      ensureDir(opts.out, 'the export folder');
       const file = path.join(opts.out, 'hookctl-export.yaml');
       fs.writeFileSync(file, result.yaml);
       process.stderr.write(`Wrote ${file}; its secret refs name ${result.variables.length} environment variable(s), listed at its top.\n`);

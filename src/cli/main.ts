@@ -6,7 +6,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
-import { addGlobalOptions, readVersion } from './context.js';
+import { addGlobalOptions } from './context.js';
+import { hookctlVersion } from '../version.js';
 import { registerValidate } from './validate.js';
 import { registerPlan } from './plan.js';
 import { registerApply } from './apply.js';
@@ -20,7 +21,7 @@ import { registerMock } from './mock.js';
 
 const program = new Command('hookctl')
   .description('GitOps for privacy-request policy webhooks')
-  .version(readVersion(), '--version')
+  .version(hookctlVersion(), '--version')
   .showHelpAfterError('(run hookctl --help for usage)')
   .exitOverride();
 addGlobalOptions(program);

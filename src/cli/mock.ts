@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { addGlobalOptions, globalOptions } from './context.js';
+import { parsePort } from './flags.js';
 
 interface MockServeFlags {
   host: string;
@@ -28,8 +29,7 @@ export function registerMock(program: Command): Command {
     )
     .action(async (file: string, flags: MockServeFlags, cmd: Command) => {
       const g = globalOptions(cmd);
-      const port = Number(flags.port);
-      if (!/^\d+$/.test(flags.port) || port > 65_535) throw new HookctlError(`--port '${flags.port}' is not a TCP port`, ExitCode.usage, 'use 0..65535');
+      const port = parsePort(flags.port);
       if (flags.callbackBase !== undefined && !/^https?:\/\/[^/]/.test(flags.callbackBase)) {
         throw new HookctlError(`--callback-base '${flags.callbackBase}' is not an http(s) URL`, ExitCode.usage, 'e.g. http://127.0.0.1:8080, where hookctl serve listens');
       }

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { globalOptions } from './context.js';
+import { DURATIONS, parseOptionalDuration } from './flags.js';
+import { UNIT_MS } from '../durations.js';
 import { painter, type Painter } from '../paint.js';
 import { openState } from './session.js';
 import type { RequestView } from '../engine/requests.js';
@@ -12,13 +14,14 @@ export function registerRun(program: Command): Command {
     .requiredOption('--policy <key>', 'policy key')
     .option('--email <email>', 'identity: email')
     .option('--phone-number <phone>', 'identity: phone number')
-    .option('--webhook-timeout <ms>', 'timeout of one webhook call in ms (env HOOKCTL_WEBHOOK_TIMEOUT_MS; default 30000)')
-    .option('--resume-timeout <minutes>', 'lifetime of reply-to tokens in minutes (env HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT; default 3600)')
+    .option('--webhook-timeout <ms>', 'timeout of one webhook call: 500ms, 30s; a bare number is ms (env HOOKCTL_WEBHOOK_TIMEOUT_MS; default 30s)')
+    .option('--resume-timeout <minutes>', 'lifetime of reply-to tokens: 30m, 60h; a bare number is minutes (env HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT; default 3600)')
     .option('--json', 'print the request (with its timeline) as JSON')
     .action(async (opts: { policy: string; email?: string; phoneNumber?: string; webhookTimeout?: string; resumeTimeout?: string; json?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const webhookTimeoutMs = positiveNumber(opts.webhookTimeout ?? process.env.HOOKCTL_WEBHOOK_TIMEOUT_MS, '--webhook-timeout', true);
-      const resumeTimeoutMinutes = positiveNumber(opts.resumeTimeout ?? process.env.HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT, '--resume-timeout', false);
+      const webhookTimeoutMs = parseOptionalDuration(opts.webhookTimeout ?? process.env.HOOKCTL_WEBHOOK_TIMEOUT_MS, DURATIONS.webhookTimeout);
+      const resumeTimeoutMs = parseOptionalDuration(opts.resumeTimeout ?? process.env.HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT, DURATIONS.resumeTimeout);
+      const resumeTimeoutMinutes = resumeTimeoutMs === undefined ? undefined : resumeTimeoutMs / UNIT_MS.m;
       const { createPrivacyRequests } = await import('../engine/service.js');
       const { runToSettled } = await import('../engine/worker.js');
       const { db, keys } = await openState(g);
@@ -38,13 +41,6 @@ export function registerRun(program: Command): Command {
       process.stdout.write(opts.json ? `${JSON.stringify(view, null, 2)}\n` : `${renderRequest(view, painter(g.color))}\n`);
       if (view.status === 'error') process.exitCode = ExitCode.runtime;
     });
-}
-
-function positiveNumber(text: string | undefined, flag: string, integer: boolean): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  const n = Number(text);
-  if (!(n > 0) || (integer && !Number.isInteger(n))) throw new HookctlError(`${flag} '${text}' is not a positive ${integer ? 'whole ' : ''}number`, ExitCode.usage);
-  return n;
 }
 
 export function renderRequest(view: RequestView, paint: Painter): string {

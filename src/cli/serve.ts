@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { globalOptions } from './context.js';
+import { DURATIONS, parseDuration, parseInteger, parseOptionalDuration, parsePort } from './flags.js';
+import { UNIT_MS } from '../durations.js';
 
 interface ServeFlags {
   host: string;
@@ -10,6 +12,7 @@ interface ServeFlags {
   webhookTimeout?: string;
   resumeTimeout?: string;
   workerLease?: string;
+  requestTimeout: string;
 }
 
 /**
@@ -24,15 +27,16 @@ export function registerServe(program: Command): Command {
     .option('--port <port>', 'TCP port (0: any free port)', '8080')
     .option('--public-url <url>', 'the URL clients reach this server at: resume_endpoint in privacy requests is given under it')
     .option('--concurrency <n>', 'privacy requests executed at once by this process', '16')
-    .addOption(new Option('--webhook-timeout <ms>', 'timeout of one webhook call (default 30000)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
+    .addOption(new Option('--webhook-timeout <duration>', 'timeout of one webhook call: 500ms, 30s; a bare number is ms (default 30s)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
     .addOption(
-      new Option('--resume-timeout <minutes>', 'reply-to token lifetime; a paused request errors after it (default 3600)').env(
+      new Option('--resume-timeout <duration>', 'reply-to token lifetime; a paused request errors after it: 30m, 60h; a bare number is minutes (default 3600)').env(
         'HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT',
       ),
     )
+    .option('--request-timeout <duration>', 'an API request and its body must arrive within this, else 408 and the connection is closed; a bare number is seconds', '30s')
     .addOption(
       new Option(
-        '--worker-lease <ms>',
+        '--worker-lease <duration>',
         'how long a request claimed by this process stays its own without renewal (renewed every third of it); after a crash, other serve processes take its requests over once it passes (default 30000)',
       ).env('HOOKCTL_WORKER_LEASE_MS'),
     )
@@ -54,6 +58,7 @@ export function registerServe(program: Command): Command {
         logger: serverLoggerOptions(process.stderr),
         rootClient: rootClientFromEnv(),
         publicUrl: settings.publicUrl,
+        requestTimeoutMs: settings.requestTimeoutMs,
       });
       const worker = new Worker(db, keys, {
         concurrency: settings.concurrency,
@@ -104,29 +109,22 @@ interface ServeSettings {
   webhookTimeoutMs?: number;
   resumeTimeoutMinutes?: number;
   leaseMs?: number;
+  requestTimeoutMs: number;
 }
 
 function parseServeFlags(flags: ServeFlags): ServeSettings {
-  const port = integer(flags.port, '--port', 0);
-  if (port > 65_535) throw usage(`--port '${flags.port}' is not a TCP port`, 'use 0..65535');
-  const publicUrl = flags.publicUrl === undefined ? undefined : parsePublicUrl(flags.publicUrl);
-  const resume = flags.resumeTimeout === undefined ? undefined : Number(flags.resumeTimeout);
-  if (resume !== undefined && !(Number.isFinite(resume) && resume > 0)) {
-    throw usage(`--resume-timeout '${flags.resumeTimeout}' is not a positive number of minutes`, 'e.g. 3600, or 0.5 for 30 seconds');
-  }
+  const resumeMs = parseOptionalDuration(flags.resumeTimeout, DURATIONS.resumeTimeout);
   return {
     host: flags.host,
-    port,
-    publicUrl,
-    concurrency: integer(flags.concurrency, '--concurrency', 1),
-    webhookTimeoutMs: flags.webhookTimeout === undefined ? undefined : integer(flags.webhookTimeout, '--webhook-timeout', 1),
-    resumeTimeoutMinutes: resume,
-    leaseMs: flags.workerLease === undefined ? undefined : integer(flags.workerLease, '--worker-lease', MIN_LEASE_MS),
+    port: parsePort(flags.port),
+    publicUrl: flags.publicUrl === undefined ? undefined : parsePublicUrl(flags.publicUrl),
+    concurrency: parseInteger(flags.concurrency, '--concurrency', 1, 10_000),
+    webhookTimeoutMs: parseOptionalDuration(flags.webhookTimeout, DURATIONS.webhookTimeout),
+    resumeTimeoutMinutes: resumeMs === undefined ? undefined : resumeMs / UNIT_MS.m,
+    leaseMs: parseOptionalDuration(flags.workerLease, DURATIONS.workerLease),
+    requestTimeoutMs: parseDuration(flags.requestTimeout, DURATIONS.requestTimeout),
   };
 }
-
-/** Renewals run every third of the lease: much shorter and they would be the server's main work. */
-const MIN_LEASE_MS = 100;
 
 /** An http(s) base URL, possibly with a path (a reverse proxy's mount point); no trailing slash. */
 function parsePublicUrl(text: string): string {
@@ -140,12 +138,6 @@ function parsePublicUrl(text: string): string {
     throw usage(`--public-url '${text}' is not an http(s) base URL`, 'write it like https://hooks.example.com or https://example.com/hookctl');
   }
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
-}
-
-function integer(text: string, flag: string, min: number): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n < min) throw usage(`${flag} '${text}' is not an integer ≥ ${min}`);
-  return n;
 }
 
 function usage(message: string, hint?: string): HookctlError {

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Diagnostic } from '../manifest/diagnostics.js';
 import { globalOptions, type GlobalOptions } from './context.js';
+import { DURATIONS, parseOptionalDuration } from './flags.js';
 import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/reporters.js';
 
 interface SimulateFlags {
@@ -29,14 +30,14 @@ export function registerSimulate(program: Command): Command {
     .option('--manifests <paths...>', "manifest files or folders for every scenario, after the scenario paths (default: each scenario's `manifests:`)")
     .addOption(new Option('--reporter <format>', 'report format').choices(REPORTER_FORMATS).default('text'))
     .option('--output <file>', 'write the report to FILE (stdout then gets the text report)')
-    .addOption(new Option('--webhook-timeout <ms>', 'timeout of one webhook call whose connection sets no timeout_ms (default 30000)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
+    .addOption(new Option('--webhook-timeout <duration>', 'timeout of one webhook call whose connection sets no timeout_ms; a bare number is ms (default 30s)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
     .addHelpText(
       'after',
       '\nSecret refs in the manifests resolve from each scenario\'s `env`, never from the process environment.\nExit codes: 0 every expectation held, 3 invalid scenarios or manifests (nothing ran), 4 an expectation failed.',
     )
     .action(async (paths: string[], flags: SimulateFlags, cmd: Command) => {
       const g = globalOptions(cmd);
-      const webhookTimeoutMs = positiveInteger(flags.webhookTimeout, '--webhook-timeout') ?? 30_000;
+      const webhookTimeoutMs = parseOptionalDuration(flags.webhookTimeout, DURATIONS.webhookTimeout) ?? 30_000;
       const cwd = process.cwd();
 
       const { loadScenarios } = await import('../../harness/scenario.js');
@@ -85,10 +86,3 @@ async function reportDiagnostics(diagnostics: Diagnostic[], sources: Map<string,
   process.stderr.write(`${formatDiagnostics(diagnostics, 'text', { color: g.color, sources })}\n`);
 }
 
-function positiveInteger(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  if (!/^\d+$/.test(text.trim()) || Number(text) <= 0) {
-    throw new HookctlError(`${flag} '${text}' is not a positive number of milliseconds`, ExitCode.usage);
-  }
-  return Number(text);
-}

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
-import { addGlobalOptions, globalOptions, parseDuration } from './context.js';
+import { addGlobalOptions, globalOptions } from './context.js';
+import { DURATIONS, parseDuration } from './flags.js';
 
 /** `hookctl token create`: a bearer token for the HTTP API, alone on stdout (for scripts). */
 export function registerToken(program: Command): Command {
@@ -9,10 +10,9 @@ export function registerToken(program: Command): Command {
     .command('create')
     .description('print a bearer token with the given scopes')
     .requiredOption('--scopes <list>', 'comma-separated scopes, e.g. webhook:read,webhook:create_or_update')
-    .option('--ttl <duration>', 'lifetime: 500ms, 30s, 5m, 1h', '1h')
+    .option('--ttl <duration>', 'lifetime: 30s, 5m, 1h, 1d (1s to 365d)', '1h')
     .action(async (flags: { scopes: string; ttl: string }, cmd: Command) => {
-      const ttlMs = parseDuration(flags.ttl, '--ttl');
-      if (ttlMs <= 0) throw new HookctlError(`--ttl '${flags.ttl}' must be longer than zero`, ExitCode.usage);
+      const ttlMs = parseDuration(flags.ttl, DURATIONS.ttl);
       const { issueApiToken, isScope, SCOPES } = await import('../server/auth.js');
       const scopes = flags.scopes
         .split(',')

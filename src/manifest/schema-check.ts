@@ -27,7 +27,8 @@ interface Wording {
 export function createSchemaChecker(schema: object): (doc: YamlDocument) => Diagnostic[] {
   // No meta-schema validation at run time (it costs more than the compile): schemas ship with
   // hookctl and strict mode plus their tests catch mistakes in them.
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, validateSchema: false });
+  // strictTypes off: the no-NUL rule is a bare `pattern`, applied to whatever strings it is put on.
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true, validateSchema: false });
   ajv.addVocabulary(['x-messages', 'x-hints']);
   const validate = ajv.compile(schema);
   return (doc) => {
@@ -153,6 +154,10 @@ function genericWording(e: ErrorObject, at: Segment[], subject: string, properti
       return { code: 'invalid-value', message: `${subject} must match ${String(p.pattern)} (got ${describeValue(e.data)})` };
     case 'minLength':
       return { code: 'invalid-value', message: p.limit === 1 ? `${subject} must not be empty` : `${subject} must have at least ${String(p.limit)} characters` };
+    case 'maxLength': {
+      const length = typeof e.data === 'string' ? [...e.data].length : 0;
+      return { code: 'invalid-value', message: `${subject} has ${length} characters; at most ${String(p.limit)} are allowed` };
+    }
     case 'maxItems':
     case 'minItems': {
       const bound = e.keyword === 'maxItems' ? 'at most' : 'at least';

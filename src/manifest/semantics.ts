@@ -4,7 +4,7 @@
  * documents that may have failed the schema, so it reads fields defensively and leaves shape
  * problems to the schema's diagnostics.
  */
-import { FIDES_KEY_PATTERN, keyFromName } from '../model/keys.js';
+import { resolveKey } from '../model/keys.js';
 import { type Phase, PHASES } from '../model/types.js';
 import { type Diagnostic, formatPath, formatPosition } from './diagnostics.js';
 import { checkWebhookUrl } from './secrets.js';
@@ -64,18 +64,12 @@ export function checkManifestSet(
     if (typeof fields.key === 'string') return { doc, path, fields, key: fields.key, keyPath: [...path, 'key'] };
     const namePath = [...path, 'name'];
     if (typeof fields.name !== 'string') return { doc, path, fields, key: undefined, keyPath: namePath };
-    const derived = keyFromName(fields.name);
-    if (!FIDES_KEY_PATTERN.test(derived)) {
-      report(
-        { doc },
-        namePath,
-        'invalid-derived-key',
-        `no key can be derived from name '${fields.name}' (it gives '${derived}')`,
-        "set `key` explicitly (letters, digits, '.', '_' or '-')",
-      );
+    const resolved = resolveKey({ name: fields.name });
+    if (resolved.problem !== undefined) {
+      report({ doc }, namePath, 'invalid-derived-key', resolved.problem, "set `key` explicitly (letters, digits, '.', '_' or '-')");
       return { doc, path, fields, key: undefined, keyPath: namePath };
     }
-    return { doc, path, fields, key: derived, keyPath: namePath };
+    return { doc, path, fields, key: resolved.key, keyPath: namePath };
   };
 
   const entries: ManifestEntries = { connections: [], policies: [] };

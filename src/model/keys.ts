@@ -21,3 +21,24 @@ export function keyFromName(name: string): string {
     .replace(/[^\w\s-]/g, '')
     .replace(/[\s-]+/g, '_');
 }
+
+/** The longest key: the manifest schema's `fidesKey.maxLength` (a test keeps the two equal). */
+export const KEY_MAX_LENGTH = 100;
+
+export type KeyResolution = { key: string; problem?: undefined } | { key?: undefined; problem: string };
+
+/**
+ * The key of a connection, policy or webhook: the given one, or the one derived from its name,
+ * which must then be a valid key too (a given key was checked by the schema already). The
+ * problem is worded for the caller to prefix with where and suffix with what to do.
+ */
+export function resolveKey(item: { key?: string | null; name?: string | null }): KeyResolution {
+  if (item.key) return { key: item.key };
+  if (!item.name) return { problem: 'needs a name or a key' };
+  const derived = keyFromName(item.name);
+  if (!FIDES_KEY_PATTERN.test(derived)) return { problem: `no key can be derived from name '${item.name}' (it gives '${derived}')` };
+  if (derived.length > KEY_MAX_LENGTH) {
+    return { problem: `the key derived from name '${item.name}' has ${derived.length} characters; at most ${KEY_MAX_LENGTH} are allowed` };
+  }
+  return { key: derived };
+}

@@ -7,7 +7,7 @@
  * (§8): collisions are 400 (never 500), PATCH validates `order` before changing anything,
  * and PUT never takes over a webhook that belongs to another policy.
  */
-import { keyFromName, FIDES_KEY_PATTERN } from './keys.js';
+import { resolveKey } from './keys.js';
 import type { Direction, Phase, StoredWebhook, Webhook, WebhookOrder } from './types.js';
 
 /** An error with a Fides HTTP status and `detail` message. */
@@ -81,11 +81,8 @@ export interface PutItem {
  */
 export function putWebhookList(ctx: ListContext, current: readonly Webhook[], items: readonly PutItem[]): Webhook[] {
   const resolved = items.map((item, index) => {
-    const key = item.key ?? (item.name ? keyFromName(item.name) : null);
-    if (!key) throw new FidesError(400, `Webhook at position ${index} needs a name or a key.`, index);
-    if (!FIDES_KEY_PATTERN.test(key)) {
-      throw new FidesError(400, `Webhook at position ${index}: key '${key}' derived from its name is not a valid FidesKey; set a key.`, index);
-    }
+    const { key, problem } = resolveKey(item);
+    if (problem !== undefined) throw new FidesError(400, `Webhook at position ${index} ${problem}; set a key.`, index);
     return { key, name: item.name, connection_config_key: item.connection_config_key, direction: item.direction };
   });
 

@@ -7,7 +7,9 @@ import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
 import { verifyApiToken, type RootClient, type Scope } from './auth.js';
 import { bearerToken } from '../bearer.js';
-import { installErrorHandling } from './errors.js';
+import { FRAMEWORK_ERROR_OPTIONS, installErrorHandling } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { KEY_MAX_LENGTH } from '../model/keys.js';
 import { createValidatorCompiler } from './validation.js';
 import { connectionRoutes } from './routes/connections.js';
 import { policyRoutes } from './routes/policies.js';
@@ -44,7 +46,11 @@ export interface ServerOptions {
    * `resume_endpoint` as an absolute URL under it rather than the relative path.
    */
   publicUrl?: string;
+  /** The request and its body must arrive within this, else 408 and the connection is closed (default 30 s). */
+  requestTimeoutMs?: number;
 }
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /**
  * What every route plugin gets. Privacy requests are executed by the engine's Worker, which
@@ -56,11 +62,19 @@ export type ServerDeps = Pick<ServerOptions, 'db' | 'keys' | 'rootClient' | 'loc
 };
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const app = Fastify({
     logger: opts.logger ?? false,
-    routerOptions: { ignoreTrailingSlash: true },
+    // A path parameter is a key (at most KEY_MAX_LENGTH characters) or a privacy request id.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: KEY_MAX_LENGTH },
     // Default 1 MiB: a full list of 50 webhooks is a few KiB.
     bodyLimit: 1024 * 1024,
+    // A client that trickles its request or body must not hold a connection for ever. Node takes
+    // the timeout only when the server is created (so it goes in `http` too) and checks it on an
+    // interval (30 s by default): a tenth of the timeout keeps the answer close to the deadline.
+    requestTimeout,
+    http: { requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 10))) },
+    ...FRAMEWORK_ERROR_OPTIONS,
   });
   app.setValidatorCompiler(createValidatorCompiler());
   installErrorHandling(app);
@@ -73,11 +87,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addHook('onRequest', async (req, reply) => {
     const auth = req.routeOptions.config.auth;
     if (!auth || auth === 'none') return;
+    // Refused before its body was read: the connection is closed, so that an unread (perhaps
+    // trickled) body cannot keep it open.
     const token = bearerToken(req.headers.authorization);
-    if (token === null) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ detail: 'Failed to authenticate' });
+    if (token === null) return reply.code(401).header('WWW-Authenticate', 'Bearer').header('Connection', 'close').send({ detail: 'Failed to authenticate' });
     if (auth === 'reply-token') return;
     const claims = await verifyApiToken(opts.keys, token);
-    if (!claims?.scopes.includes(auth)) return reply.code(403).send({ detail: 'Not Authorized for this action' });
+    if (!claims?.scopes.includes(auth)) return reply.code(403).header('Connection', 'close').send({ detail: 'Not Authorized for this action' });
   });
 
   const deps: ServerDeps = {
@@ -87,7 +103,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     lockTimeoutMs: opts.lockTimeoutMs,
     publicApiUrl: opts.publicUrl === undefined ? undefined : `${opts.publicUrl.replace(/\/+$/, '')}${API_PREFIX}`,
   };
-  app.get(`${API_PREFIX}/health`, { config: { auth: 'none' } }, async () => ({ status: 'healthy' }));
+  await app.register(healthRoutes, { db: opts.db, prefixes: ['', API_PREFIX] });
   await app.register(oauthRoutes, { prefix: API_PREFIX, ...deps });
   await app.register(connectionRoutes, { prefix: API_PREFIX, ...deps });
   // Current Fides serves policies and their webhooks under /dsr/policy; older clients use /policy.

@@ -3,7 +3,9 @@
  * list of validation problems. Nothing else (stack traces, driver messages) reaches a client;
  * unexpected errors are logged, without request bodies or headers, and answered with a bare 500.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import { ExitCode, HookctlError } from '../errors.js';
 import { FidesError } from '../model/webhook-lists.js';
 import { RequestValidationError } from './validation.js';
@@ -33,3 +35,34 @@ export function installErrorHandling(app: FastifyInstance): void {
     return reply.code(500).send({ detail: err instanceof HookctlError ? err.message : 'Internal Server Error' });
   });
 }
+
+/**
+ * The errors fastify answers before any route or error handler runs — a path that is not valid
+ * percent-encoding, a path parameter longer than any key, a request that did not arrive within
+ * the request timeout, oversized headers — in the same `{"detail"}` shape as everything else.
+ */
+export const FRAMEWORK_ERROR_OPTIONS: Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> = {
+  frameworkErrors(err, _req, fastifyReply) {
+    const reply = fastifyReply as FastifyReply;
+    if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(414).send({ detail: 'URI Too Long: a path parameter is longer than any key can be' });
+    if (err.code === 'FST_ERR_BAD_URL') return reply.code(400).send({ detail: 'Bad Request: the path is not valid percent-encoding' });
+    return reply.code(err.statusCode ?? 400).send({ detail: http.STATUS_CODES[err.statusCode ?? 400] ?? 'Bad Request' });
+  },
+  clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
+    // A reset connection has nobody left to answer.
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const [status, detail] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout: the request and its body must arrive within the request timeout']
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large']
+          : [400, 'Bad Request: the request is not valid HTTP'];
+    const body = JSON.stringify({ detail });
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(err);
+  },
+};

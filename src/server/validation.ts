@@ -74,8 +74,13 @@ const LOCATIONS: Record<string, string> = { body: 'body', params: 'path', querys
 export function createValidatorCompiler(): FastifySchemaCompiler<AnySchemaObject> {
   const dir = schemaDir();
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.schema.json'));
+  // The API's limits are the manifest schema's definitions (one declaration for both).
+  const manifest = readSchema(path.dirname(dir), 'manifest.schema.json');
   const make = (coerce: boolean) => {
-    const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: coerce, useDefaults: coerce });
+    // strictTypes off: the no-NUL rule is a bare `pattern`, applied to whatever strings it is put on.
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true, coerceTypes: coerce, useDefaults: coerce });
+    ajv.addVocabulary(['x-messages', 'x-hints']);
+    ajv.addSchema(manifest);
     for (const f of files) ajv.addSchema(readSchema(dir, f));
     return ajv;
   };
@@ -85,17 +90,41 @@ export function createValidatorCompiler(): FastifySchemaCompiler<AnySchemaObject
     const part = httpPart ?? 'body';
     const validate: ValidateFunction = (part === 'body' ? strict : coercing).compile(schema);
     const location = LOCATIONS[part] ?? part;
+    const integers = part === 'body' ? [] : integerProperties(schema);
     // Returning {error} lets fastify pass our 422 through; schemaEnv keeps Ajv's in-place
     // coercion of the request's own object.
     const wrapped = Object.assign(
-      (data: unknown, cxt?: unknown) =>
-        (validate as (d: unknown, c?: unknown) => boolean)(data, cxt) || {
-          error: new RequestValidationError(validationDetails(validate.errors ?? [], location, data)),
-        },
+      (data: unknown, cxt?: unknown) => {
+        const notIntegers = nonIntegerStrings(data, integers, location);
+        if (notIntegers.length > 0) return { error: new RequestValidationError(notIntegers) };
+        return (
+          (validate as (d: unknown, c?: unknown) => boolean)(data, cxt) || {
+            error: new RequestValidationError(validationDetails(validate.errors ?? [], location, data)),
+          }
+        );
+      },
       { schemaEnv: validate.schemaEnv },
     );
     return wrapped;
   };
+}
+
+/** The integer-typed properties of a path or query schema. */
+function integerProperties(schema: AnySchemaObject): string[] {
+  const properties = (schema.properties ?? {}) as Record<string, { type?: unknown }>;
+  return Object.keys(properties).filter((name) => properties[name]!.type === 'integer');
+}
+
+/**
+ * Ajv's coercion takes '1e309', '0x10', ' 5' and '2.0' as numbers (the first as Infinity);
+ * a page or size is written in plain decimal digits, as FastAPI requires.
+ */
+function nonIntegerStrings(data: unknown, names: readonly string[], location: string): ValidationDetail[] {
+  if (names.length === 0 || typeof data !== 'object' || data === null) return [];
+  const values = data as Record<string, unknown>;
+  return names
+    .filter((name) => typeof values[name] === 'string' && !/^[+-]?\d{1,15}$/.test(values[name]))
+    .map((name) => ({ loc: [location, name], msg: TYPE_MESSAGES.integer![0], type: TYPE_MESSAGES.integer![1] }));
 }
 
 const FIDES_KEY_MESSAGE = "FidesKey must only contain alphanumeric characters, '.', '_' or '-'.";
@@ -147,10 +176,14 @@ function describe(e: ErrorObject, loc: (string | number)[], data: unknown): Vali
       const [msg, type] = TYPE_MESSAGES[String(p.type).split(',')[0]!] ?? [e.message ?? 'invalid value', 'type_error'];
       return { loc, msg, type };
     }
-    case 'pattern':
-      return p.pattern === '^[a-zA-Z0-9_.-]+$'
-        ? { loc, msg: FIDES_KEY_MESSAGE, type: 'value_error' }
-        : { loc, msg: `string does not match regex "${String(p.pattern)}"`, type: 'value_error.str.regex' };
+    case 'pattern': {
+      const worded = (e.parentSchema as { 'x-messages'?: Record<string, string> } | undefined)?.['x-messages']?.pattern;
+      if (p.pattern === '^[a-zA-Z0-9_.-]+$') return { loc, msg: FIDES_KEY_MESSAGE, type: 'value_error' };
+      if (worded) return { loc, msg: `string ${worded}`, type: 'value_error.str.regex' };
+      return { loc, msg: `string does not match regex "${String(p.pattern)}"`, type: 'value_error.str.regex' };
+    }
+    case 'maxLength':
+      return { loc, msg: `ensure this value has at most ${String(p.limit)} characters`, type: 'value_error.any_str.max_length' };
     case 'maxItems':
       return { loc, msg: `ensure this value has at most ${String(p.limit)} items`, type: 'value_error.list.max_items' };
     case 'minLength':

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import fs from 'node:fs';
 import type { Knex } from 'knex';
 import { HookctlError } from '../errors.js';
 import { migrations } from './migrations/index.js';
+import { ensureDir } from '../fs-paths.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -66,7 +66,7 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
   const { default: knexFactory } = await import('knex');
   let knex: Knex;
   if (loc.dialect === 'sqlite') {
-    fs.mkdirSync(path.dirname(loc.target), { recursive: true });
+    ensureDir(path.dirname(loc.target), 'the state folder');
     knex = knexFactory({
       client: 'sqlite3',
       connection: { filename: loc.target },

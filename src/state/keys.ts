@@ -3,6 +3,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { DatabaseLocation } from './database.js';
+import { ensureDir } from '../fs-paths.js';
 
 /**
  * The master key and the purpose-bound keys derived from it (HKDF-SHA256), so that a key
@@ -82,11 +83,7 @@ function readKeyFile(file: string): Buffer | null {
  */
 function createKeyFile(file: string): Buffer {
   const dir = path.dirname(file);
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw new HookctlError(`cannot create the state folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.runtime, 'choose a writable place with --database-url sqlite:PATH');
-  }
+  ensureDir(dir, 'the state folder');
   const key = crypto.randomBytes(32);
   const temp = `${file}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
   try {

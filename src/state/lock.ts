@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Database } from './database.js';
+import { formatDuration } from '../durations.js';
 
 /** Any fixed number: the advisory lock of this database's hookctl state ("hook" in ASCII). */
 const STATE_LOCK_KEY = 0x686f6f6b;
@@ -90,12 +91,4 @@ async function inProcessTurn<T>(db: Database, timeoutMs: number, run: (remaining
     clearTimeout(timer);
     release();
   }
-}
-
-/** 30000 → `30s`, as --lock-timeout is written. */
-function formatDuration(ms: number): string {
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
 }

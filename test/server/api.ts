@@ -33,7 +33,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(backend: Backend, opts: { lockTimeoutMs?: number } = {}): Promise<TestServer> {
+export async function startServer(backend: Backend, opts: { lockTimeoutMs?: number; requestTimeoutMs?: number } = {}): Promise<TestServer> {
   const db = await openDatabase(parseDatabaseUrl(backend.url, backend.dir));
   const keys = deriveKeys(parseMasterKey(TEST_MASTER_KEY, 'test key'));
   const app = await buildServer({ db, keys, rootClient: ROOT_CLIENT, ...opts });

@@ -52,7 +52,7 @@ describe('route authorization', () => {
     const registered = s.app.printRoutes({ commonPrefix: false });
     // A route added without an entry above would go untested: count the methods fastify knows.
     const methods = registered.match(/\b(GET|PUT|PATCH|POST|DELETE)\b/g)?.length ?? 0;
-    const unauthenticated = 4; // health, oauth/token, resume ×2 (reply-to token)
+    const unauthenticated = 7; // health and health/database ×2 (root, prefix), oauth/token, resume ×2 (reply-to token)
     expect(methods).toBe(ROUTES.length + unauthenticated);
   });
 
@@ -156,7 +156,7 @@ describe('POST /api/v1/oauth/token', () => {
 describe('unauthenticated routes', () => {
   it('GET /api/v1/health needs no token', async () => {
     const res = await s.request('GET', '/api/v1/health', { token: null });
-    expect([res.status, res.body]).toEqual([200, { status: 'healthy' }]);
+    expect([res.status, res.body]).toEqual([200, { status: 'healthy', webserver: 'healthy', version: expect.stringMatching(/^\d+\.\d+\.\d+/) }]);
   });
 
   it('unknown routes are 404 {"detail":"Not Found"}, with or without a token', async () => {

@@ -75,7 +75,7 @@ describe.each(['sqlite', 'postgres'] as const)('hookctl serve on %s', (backendNa
     if (backendName === 'postgres') expect(line).not.toContain('password');
     const base = /listening on (\S+)/.exec(line)![1]!;
 
-    expect(await (await fetch(`${base}/api/v1/health`)).json()).toEqual({ status: 'healthy' });
+    expect(await (await fetch(`${base}/api/v1/health`)).json()).toMatchObject({ status: 'healthy' });
     const tokenRes = await fetch(`${base}/api/v1/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

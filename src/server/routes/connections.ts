@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { PHASES, type ConnectionConfig, type HttpsSecrets } from '../../model/types.js';
 import { connectionNotFound, FidesError } from '../../model/webhook-lists.js';
-import { FIDES_KEY_PATTERN, keyFromName } from '../../model/keys.js';
+import { resolveKey } from '../../model/keys.js';
 import { checkWebhookUrl } from '../../manifest/secrets.js';
 import { fingerprintSecrets } from '../../reconcile/secrets.js';
 import type { FieldChange, ResourceChange } from '../../reconcile/plan-types.js';
@@ -54,7 +54,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
             failed.push({ message: problem, data: item });
             continue;
           }
-          const key = item.key ?? keyFromName(item.name);
+          const key = resolveKey(item).key!;
           seen.add(key);
           const before = state.connections.get(key);
           const config = mergeConnection(key, item, before);
@@ -139,8 +139,8 @@ function connectionProblem(item: ConnectionPatchItem, seen: Set<string>): string
   if (item.connection_type !== 'https') {
     return `Connection type '${item.connection_type}' is not supported: hookctl connections are 'https' (policy webhooks).`;
   }
-  const key = item.key ?? keyFromName(item.name);
-  if (!FIDES_KEY_PATTERN.test(key)) return `The key '${key}' derived from the name is not a valid FidesKey; set a key.`;
+  const { key, problem } = resolveKey(item);
+  if (problem !== undefined) return `The key is not a valid FidesKey: ${problem}; set a key.`;
   if (seen.has(key)) return `The connection key '${key}' appears more than once in this request.`;
   return null;
 }

@@ -1,7 +1,7 @@
 /** Policies: list, read, and create-or-update by key (`{key, name}`). */
 import type { FastifyInstance } from 'fastify';
 import type { Policy } from '../../model/types.js';
-import { FIDES_KEY_PATTERN, keyFromName } from '../../model/keys.js';
+import { resolveKey } from '../../model/keys.js';
 import type { ResourceChange } from '../../reconcile/plan-types.js';
 import { readPolicies, upsertPolicies } from '../../state/config-store.js';
 import { PAGE_QUERY, paginate, policyNotFound, presentPolicy, type PageQuery } from '../present.js';
@@ -42,9 +42,9 @@ export async function policyRoutes(app: FastifyInstance, deps: ServerDeps): Prom
         const changes: ResourceChange[] = [];
         const seen = new Set<string>();
         for (const item of req.body) {
-          const key = item.key ?? keyFromName(item.name);
-          if (!FIDES_KEY_PATTERN.test(key)) {
-            failed.push({ message: `The key '${key}' derived from the name is not a valid FidesKey; set a key.`, data: item });
+          const { key, problem } = resolveKey(item);
+          if (problem !== undefined) {
+            failed.push({ message: `The key is not a valid FidesKey: ${problem}; set a key.`, data: item });
             continue;
           }
           if (seen.has(key)) {

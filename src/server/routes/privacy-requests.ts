@@ -25,7 +25,7 @@ interface IdParams {
 
 const LIST_QUERY = {
   ...PAGE_QUERY,
-  properties: { ...PAGE_QUERY.properties, id: { type: 'string' }, status: { type: 'string', enum: [...REQUEST_STATUSES] } },
+  properties: { ...PAGE_QUERY.properties, id: { type: 'string', allOf: [{ $ref: 'common.schema.json#/definitions/noNul' }] }, status: { type: 'string', enum: [...REQUEST_STATUSES] } },
 };
 
 /** Everything but resume (see resumeRoute). */

@@ -1,0 +1,60 @@
+/**
+ * Parsing of numeric and duration flags, one rule for every command: a bad or out-of-range value
+ * is a usage error (exit 64) naming the flag, the value and what is allowed.
+ */
+import { ExitCode, HookctlError } from '../errors.js';
+import { formatDuration, UNIT_MS, type DurationUnit as Unit } from '../durations.js';
+
+export interface DurationSpec {
+  flag: string;
+  /** The unit of a bare number, as the flag has always documented it. */
+  bareUnit: Unit;
+  minMs: number;
+  maxMs: number;
+}
+
+/** Every duration flag, with its range: one place to read what each accepts. */
+export const DURATIONS = {
+  lockTimeout: { flag: '--lock-timeout', bareUnit: 's', minMs: 0, maxMs: UNIT_MS.d },
+  ttl: { flag: '--ttl', bareUnit: 's', minMs: UNIT_MS.s, maxMs: 365 * UNIT_MS.d },
+  webhookTimeout: { flag: '--webhook-timeout', bareUnit: 'ms', minMs: 1, maxMs: 10 * UNIT_MS.m },
+  resumeTimeout: { flag: '--resume-timeout', bareUnit: 'm', minMs: UNIT_MS.s, maxMs: 365 * UNIT_MS.d },
+  workerLease: { flag: '--worker-lease', bareUnit: 'ms', minMs: 100, maxMs: UNIT_MS.h },
+  requestTimeout: { flag: '--request-timeout', bareUnit: 's', minMs: 100, maxMs: UNIT_MS.h },
+} as const satisfies Record<string, DurationSpec>;
+
+/** `500ms`, `30s`, `5m`, `1h`, `1d`, or a bare number in the flag's unit → milliseconds. */
+export function parseDuration(text: string, spec: DurationSpec): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw usage(`${spec.flag} '${text}' is not a duration`, `write it like 500ms, 30s, 5m, 1h or 1d (a bare number is in ${UNIT_WORDS[spec.bareUnit]})`);
+  const ms = Math.round(Number(m[1]) * UNIT_MS[(m[2] as Unit | undefined) ?? spec.bareUnit]);
+  if (ms < spec.minMs || ms > spec.maxMs) {
+    throw usage(`${spec.flag} '${text}' is out of range`, `use ${formatDuration(spec.minMs)} to ${formatDuration(spec.maxMs)}`);
+  }
+  return ms;
+}
+
+/** An optional duration (flag or environment variable not given → undefined). */
+export function parseOptionalDuration(text: string | undefined, spec: DurationSpec): number | undefined {
+  return text === undefined || text === '' ? undefined : parseDuration(text, spec);
+}
+
+const UNIT_WORDS: Record<Unit, string> = { ms: 'milliseconds', s: 'seconds', m: 'minutes', h: 'hours', d: 'days' };
+
+/** A whole number in [min, max], written in plain digits. */
+export function parseInteger(text: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(text);
+  if (!/^\d{1,15}$/.test(text.trim()) || n < min || n > max) {
+    throw usage(`${flag} '${text}' is not an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}`);
+  }
+  return n;
+}
+
+/** A TCP port; 0 lets the system choose. */
+export function parsePort(text: string, flag = '--port'): number {
+  return parseInteger(text, flag, 0, 65_535);
+}
+
+function usage(message: string, hint?: string): HookctlError {
+  return new HookctlError(message, ExitCode.usage, hint);
+}
