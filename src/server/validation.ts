@@ -31,6 +31,7 @@ export type ApiSchemaName =
   | 'webhook-put'
   | 'webhook-patch'
   | 'privacy-request-create'
+  | 'privacy-request-search'
   | 'oauth-token';
 
 const COMMON = 'common.schema.json';
@@ -56,6 +57,11 @@ export function bodySchema(name: ApiSchemaName): AnySchemaObject {
   return { $ref: `${name}.schema.json` };
 }
 
+/** A definition of common.schema.json, to use inside a route's query or path schema. */
+export function commonDefinition(name: string): AnySchemaObject {
+  return { $ref: `${COMMON}#/definitions/${name}` };
+}
+
 /** Path parameters that must be FidesKeys. */
 export function fidesKeyParams(...names: string[]): AnySchemaObject {
   return {
@@ -70,12 +76,14 @@ const LOCATIONS: Record<string, string> = { body: 'body', params: 'path', querys
 /**
  * The validator compiler of the whole server. Bodies are checked strictly; path and query
  * values arrive as strings, so that instance coerces them (page=2 → 2) and fills defaults.
+ * Query parameters a route does not declare are ignored, as FastAPI ignores them.
  */
 export function createValidatorCompiler(): FastifySchemaCompiler<AnySchemaObject> {
   const dir = schemaDir();
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.schema.json'));
   const make = (coerce: boolean) => {
-    const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: coerce, useDefaults: coerce });
+    // 'array': a repeated query parameter (status=a&status=b) and a single one read alike.
+    const ajv = new Ajv({ allErrors: true, strict: true, coerceTypes: coerce ? 'array' : false, useDefaults: coerce });
     for (const f of files) ajv.addSchema(readSchema(dir, f));
     return ajv;
   };
@@ -98,6 +106,8 @@ export function createValidatorCompiler(): FastifySchemaCompiler<AnySchemaObject
   };
 }
 
+/** common.schema.json's `text`: no NUL character in any string. */
+const NO_NUL_PATTERN = '^[^\\u0000]*$';
 const FIDES_KEY_MESSAGE = "FidesKey must only contain alphanumeric characters, '.', '_' or '-'.";
 
 /** Ajv errors → pydantic-v1-style details, one per problem. */
@@ -107,7 +117,9 @@ export function validationDetails(errors: readonly ErrorObject[], location: stri
     // A nullable field is `anyOf: [X, {type: null}]`: report X's problem alone.
     if (e.keyword === 'anyOf' || (e.keyword === 'type' && e.params.type === 'null')) continue;
     const loc: (string | number)[] = [location, ...pointerSegments(e.instancePath)];
-    details.push(describe(e, loc, data));
+    const detail = describe(e, loc, data);
+    // Branches of one field (`allOf` parts, `anyOf` alternatives) can fail alike: report it once.
+    if (!details.some((d) => JSON.stringify(d) === JSON.stringify(detail))) details.push(detail);
   }
   return details;
 }
@@ -148,9 +160,12 @@ function describe(e: ErrorObject, loc: (string | number)[], data: unknown): Vali
       return { loc, msg, type };
     }
     case 'pattern':
-      return p.pattern === '^[a-zA-Z0-9_.-]+$'
-        ? { loc, msg: FIDES_KEY_MESSAGE, type: 'value_error' }
-        : { loc, msg: `string does not match regex "${String(p.pattern)}"`, type: 'value_error.str.regex' };
+      if (p.pattern === '^[a-zA-Z0-9_.-]+$') return { loc, msg: FIDES_KEY_MESSAGE, type: 'value_error' };
+      if (p.pattern === NO_NUL_PATTERN) return { loc, msg: 'string contains a NUL character', type: 'value_error.str.nul' };
+      if (String(e.schemaPath).includes('definitions/dateTime')) return { loc, msg: 'invalid datetime format', type: 'value_error.datetime' };
+      return { loc, msg: `string does not match regex "${String(p.pattern)}"`, type: 'value_error.str.regex' };
+    case 'maxLength':
+      return { loc, msg: `ensure this value has at most ${String(p.limit)} characters`, type: 'value_error.any_str.max_length' };
     case 'maxItems':
       return { loc, msg: `ensure this value has at most ${String(p.limit)} items`, type: 'value_error.list.max_items' };
     case 'minLength':

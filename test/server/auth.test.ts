@@ -42,6 +42,8 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
     ]),
   ]),
   ['POST', '/api/v1/privacy-request', 'privacy-request:create'],
+  ['POST', '/api/v1/privacy-request/authenticated', 'privacy-request:create'],
+  ['POST', '/api/v1/privacy-request/search', 'privacy-request:read'],
   ['GET', '/api/v1/privacy-request', 'privacy-request:read'],
   ['GET', '/api/v1/privacy-request/pri_1', 'privacy-request:read'],
   ['POST', '/api/v1/privacy-request/pri_1/retry', 'privacy-request:resume'],
