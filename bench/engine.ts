@@ -262,6 +262,7 @@ async function runStateless(receiver: Receiver, keys: Keys, count: number): Prom
         status: 'in_processing',
         identity: JSON.stringify({ email: `bench-${i}@example.com`, phone_number: null }),
         external_id: null,
+        requested_at: null,
         created_at: now,
         updated_at: now,
         started_processing_at: now,

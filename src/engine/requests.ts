@@ -29,6 +29,7 @@ export interface RequestRow {
   /** JSON of Identity. */
   identity: string;
   external_id: string | null;
+  requested_at: string | null;
   created_at: string;
   updated_at: string;
   started_processing_at: string | null;
@@ -74,6 +75,7 @@ export interface RequestView {
   status: RequestStatus;
   identity: Identity;
   external_id: string | null;
+  requested_at: string | null;
   created_at: string;
   started_processing_at: string | null;
   finished_processing_at: string | null;
@@ -242,6 +244,7 @@ export async function toViews(knex: Knex, rows: RequestRow[]): Promise<RequestVi
     status: row.status,
     identity: requestIdentity(row),
     external_id: row.external_id,
+    requested_at: row.requested_at,
     created_at: row.created_at,
     started_processing_at: row.started_processing_at,
     finished_processing_at: row.finished_processing_at,

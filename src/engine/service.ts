@@ -21,13 +21,12 @@ import {
   toViews,
   transition,
   type RequestRow,
-  type RequestStatus,
   type RequestView,
 } from './requests.js';
 
 /** A body validation problem, as in Fides' 422 `{"detail": [...]}`. */
 export interface ValidationIssue {
-  loc: string[];
+  loc: (string | number)[];
   msg: string;
   type: string;
 }
@@ -40,10 +39,17 @@ export type ServiceError = {
 
 export type ServiceResult<T> = { status: 200; body: T } | ServiceError;
 
+/**
+ * One item of a create body (schemas/api/privacy-request-create.schema.json). Fides' other
+ * fields (custom fields, consent, encryption key, source, location…) are accepted there and
+ * not used: nothing hookctl runs depends on them.
+ */
 export interface PrivacyRequestInput {
   policy_key: string;
   identity: { email?: string | null; phone_number?: string | null };
   external_id?: string | null;
+  /** ISO 8601; without an offset it is UTC. */
+  requested_at?: string | null;
 }
 
 export interface CreateResult {
@@ -81,11 +87,11 @@ export async function createPrivacyRequests(db: Database, items: PrivacyRequestI
   for (const item of items) {
     const identity = parseIdentity(item.identity);
     if ('problem' in identity) {
-      failed.push({ message: `${['identity', ...identity.problem.loc].join('.')}: ${identity.problem.msg}`, data: item });
+      failed.push({ message: `${['identity', ...identity.problem.loc].join('.')}: ${identity.problem.msg}`, data: echo(item) });
     } else if (Object.keys(identity.values).length === 0) {
-      failed.push({ message: 'You must provide at least one identity to process', data: item });
+      failed.push({ message: 'You must provide at least one identity to process', data: echo(item) });
     } else if (!policies.has(item.policy_key)) {
-      failed.push({ message: `Policy with key ${item.policy_key} does not exist`, data: item });
+      failed.push({ message: `Policy with key ${item.policy_key} does not exist`, data: echo(item) });
     } else {
       rows.push(newRow(item, mergeIdentity(emptyIdentity(), identity.values), now));
     }
@@ -97,6 +103,12 @@ export async function createPrivacyRequests(db: Database, items: PrivacyRequestI
   return { succeeded: await toViews(db.knex, rows), failed };
 }
 
+/** A failed item as given, less an `encryption_key` (a client's secret, which Fides echoes back). */
+function echo(item: PrivacyRequestInput): PrivacyRequestInput {
+  const { encryption_key: _key, ...rest } = item as PrivacyRequestInput & { encryption_key?: unknown };
+  return rest;
+}
+
 function newRow(item: PrivacyRequestInput, identity: Identity, now: string): RequestRow {
   return {
     id: newRequestId(),
@@ -104,6 +116,7 @@ function newRow(item: PrivacyRequestInput, identity: Identity, now: string): Req
     status: 'pending',
     identity: JSON.stringify(identity),
     external_id: item.external_id ?? null,
+    requested_at: item.requested_at ? utcIso(item.requested_at) : null,
     created_at: now,
     updated_at: now,
     started_processing_at: null,
@@ -123,30 +136,76 @@ function newRow(item: PrivacyRequestInput, identity: Identity, now: string): Req
   };
 }
 
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/;
+
+/**
+ * An ISO 8601 date-time (the schema's `dateTime`) as a UTC ISO string, or null when it names no
+ * real moment (2021-02-30). Without an offset it is UTC, as Fides stores it.
+ */
+export function utcIso(value: string): string | null {
+  const m = DATE_TIME.exec(value);
+  if (!m) return null;
+  const [y, mo, d, h, mi, sec = '0', frac = '0'] = m.slice(1, 8);
+  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), Number(frac.padEnd(3, '0').slice(0, 3)));
+  if (new Date(local).getUTCDate() !== Number(d)) return null;
+  const offsetMin = m[9] ? (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) : 0;
+  return new Date(local - offsetMin * 60_000).toISOString();
+}
+
+/** Problems the body schema cannot see: dates that do not exist. Fides answers them with 422. */
+export function createIssues(items: PrivacyRequestInput[]): ValidationIssue[] {
+  return items.flatMap((item, i) =>
+    item.requested_at && utcIso(item.requested_at) === null
+      ? [{ loc: ['body', i, 'requested_at'], msg: 'invalid datetime format', type: 'value_error.datetime' }]
+      : [],
+  );
+}
+
 export async function getPrivacyRequest(db: Database, id: string): Promise<ServiceResult<RequestView>> {
   const row = await findRequest(db.knex, id);
   return row ? { status: 200, body: await toView(db.knex, row) } : notFound(id);
 }
 
-/** Newest first. `id` matches a prefix, as in Fides. */
-export async function listPrivacyRequests(
-  db: Database,
-  query: { id?: string; status?: RequestStatus; page?: number; size?: number },
-): Promise<Page<RequestView>> {
+/** The filters hookctl applies to a list of privacy requests (GET /privacy-request, POST …/search). */
+export interface RequestFilter {
+  /** hookctl's own: a case-sensitive prefix of the id. */
+  id?: string;
+  /** Fides': a case-insensitive substring of the id. */
+  request_id?: string;
+  /** Fides': a case-insensitive prefix of the external id. */
+  external_id?: string;
+  /** Any of these; statuses hookctl never sets (Fides' `approved`…) simply match nothing. */
+  status?: readonly string[];
+  /** By `created_at`; newest first by default, as in Fides. */
+  sort_direction?: 'asc' | 'desc';
+  page?: number;
+  size?: number;
+}
+
+/** A LIKE pattern that matches `text` literally (with ESCAPE '\\'). */
+function likeLiteral(text: string): string {
+  return text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export async function listPrivacyRequests(db: Database, query: RequestFilter): Promise<Page<RequestView>> {
   const page = query.page ?? 1;
   const size = query.size ?? 50;
+  const order = query.sort_direction ?? 'desc';
   const filtered = db.knex('privacy_requests').where((q) => {
     // A prefix match that is case-sensitive on both backends (SQLite's LIKE is not).
     if (query.id) q.whereRaw('substr(id, 1, ?) = ?', [query.id.length, query.id]);
-    if (query.status) q.where('status', query.status);
+    // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's is not.
+    if (query.request_id) q.whereRaw("lower(id) LIKE ? ESCAPE '\\'", [`%${likeLiteral(query.request_id)}%`]);
+    if (query.external_id) q.whereRaw("lower(external_id) LIKE ? ESCAPE '\\'", [`${likeLiteral(query.external_id)}%`]);
+    if (query.status) q.whereIn('status', [...query.status]);
   });
   const [counted, rows] = await Promise.all([
     filtered.clone().count<{ n: number | string }[]>({ n: '*' }),
     filtered
       .clone()
       .orderBy([
-        { column: 'created_at', order: 'desc' },
-        { column: 'id', order: 'desc' },
+        { column: 'created_at', order },
+        { column: 'id', order },
       ])
       .limit(size)
       .offset((page - 1) * size)

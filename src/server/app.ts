@@ -2,7 +2,7 @@
  * The Fides-compatible HTTP API of `hookctl serve` (contract section 4) as a fastify instance.
  * It is built, not started: `serve` listens, tests listen on port 0, the harness embeds it.
  */
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { errorCodes, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
 import { verifyApiToken, type RootClient, type Scope } from './auth.js';
@@ -78,6 +78,13 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   app.setValidatorCompiler(createValidatorCompiler());
   installErrorHandling(app);
+  // FastAPI reads a body that has no Content-Type as JSON: Python's `requests.post(url,
+  // data=json.dumps(…))`, as the fides CLI calls the API, sends none. Other unknown types stay 415.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    if (req.headers['content-type'] !== undefined) return done(new errorCodes.FST_ERR_CTP_INVALID_MEDIA_TYPE(req.headers['content-type']), undefined);
+    parseJson(req, body as string, done);
+  });
 
   app.addHook('onRoute', (route) => {
     if (!route.config?.auth) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);

@@ -31,6 +31,7 @@ export type ApiSchemaName =
   | 'webhook-put'
   | 'webhook-patch'
   | 'privacy-request-create'
+  | 'privacy-request-search'
   | 'oauth-token';
 
 const COMMON = 'common.schema.json';
@@ -56,6 +57,11 @@ export function bodySchema(name: ApiSchemaName): AnySchemaObject {
   return { $ref: `${name}.schema.json` };
 }
 
+/** A definition of common.schema.json, to use inside a route's query or path schema. */
+export function commonDefinition(name: string): AnySchemaObject {
+  return { $ref: `${COMMON}#/definitions/${name}` };
+}
+
 /** Path parameters that must be FidesKeys. */
 export function fidesKeyParams(...names: string[]): AnySchemaObject {
   return {
@@ -70,6 +76,7 @@ const LOCATIONS: Record<string, string> = { body: 'body', params: 'path', querys
 /**
  * The validator compiler of the whole server. Bodies are checked strictly; path and query
  * values arrive as strings, so that instance coerces them (page=2 → 2) and fills defaults.
+ * Query parameters a route does not declare are ignored, as FastAPI ignores them.
  */
 export function createValidatorCompiler(): FastifySchemaCompiler<AnySchemaObject> {
   const dir = schemaDir();
@@ -78,7 +85,16 @@ export function createValidatorCompiler(): FastifySchemaCompiler<AnySchemaObject
   const manifest = readSchema(path.dirname(dir), 'manifest.schema.json');
   const make = (coerce: boolean) => {
     // strictTypes off: the no-NUL rule is a bare `pattern`, applied to whatever strings it is put on.
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true, coerceTypes: coerce, useDefaults: coerce });
+    // 'array': a repeated query parameter (status=a&status=b) and a single one read alike.
+    const ajv = new Ajv({
+      allErrors: true,
+      verbose: true,
+      strict: true,
+      strictTypes: false,
+      allowUnionTypes: true,
+      coerceTypes: coerce ? 'array' : false,
+      useDefaults: coerce,
+    });
     ajv.addVocabulary(['x-messages', 'x-hints']);
     ajv.addSchema(manifest);
     for (const f of files) ajv.addSchema(readSchema(dir, f));
@@ -127,6 +143,8 @@ function nonIntegerStrings(data: unknown, names: readonly string[], location: st
     .map((name) => ({ loc: [location, name], msg: TYPE_MESSAGES.integer![0], type: TYPE_MESSAGES.integer![1] }));
 }
 
+/** The manifest schema's `noNul`: no NUL character in any string. */
+const NO_NUL_PATTERN = '^[^\\u0000]*$';
 const FIDES_KEY_MESSAGE = "FidesKey must only contain alphanumeric characters, '.', '_' or '-'.";
 
 /** Ajv errors → pydantic-v1-style details, one per problem. */
@@ -136,7 +154,9 @@ export function validationDetails(errors: readonly ErrorObject[], location: stri
     // A nullable field is `anyOf: [X, {type: null}]`: report X's problem alone.
     if (e.keyword === 'anyOf' || (e.keyword === 'type' && e.params.type === 'null')) continue;
     const loc: (string | number)[] = [location, ...pointerSegments(e.instancePath)];
-    details.push(describe(e, loc, data));
+    const detail = describe(e, loc, data);
+    // Branches of one field (`allOf` parts, `anyOf` alternatives) can fail alike: report it once.
+    if (!details.some((d) => JSON.stringify(d) === JSON.stringify(detail))) details.push(detail);
   }
   return details;
 }
@@ -176,12 +196,11 @@ function describe(e: ErrorObject, loc: (string | number)[], data: unknown): Vali
       const [msg, type] = TYPE_MESSAGES[String(p.type).split(',')[0]!] ?? [e.message ?? 'invalid value', 'type_error'];
       return { loc, msg, type };
     }
-    case 'pattern': {
-      const worded = (e.parentSchema as { 'x-messages'?: Record<string, string> } | undefined)?.['x-messages']?.pattern;
+    case 'pattern':
       if (p.pattern === '^[a-zA-Z0-9_.-]+$') return { loc, msg: FIDES_KEY_MESSAGE, type: 'value_error' };
-      if (worded) return { loc, msg: `string ${worded}`, type: 'value_error.str.regex' };
+      if (p.pattern === NO_NUL_PATTERN) return { loc, msg: 'string contains a NUL character', type: 'value_error.str.nul' };
+      if (String(e.schemaPath).includes('definitions/dateTime')) return { loc, msg: 'invalid datetime format', type: 'value_error.datetime' };
       return { loc, msg: `string does not match regex "${String(p.pattern)}"`, type: 'value_error.str.regex' };
-    }
     case 'maxLength':
       return { loc, msg: `ensure this value has at most ${String(p.limit)} characters`, type: 'value_error.any_str.max_length' };
     case 'maxItems':

@@ -47,6 +47,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request service', (b
       status: 'pending',
       identity: { email: 'a@example.com', phone_number: null },
       external_id: 'ext-1',
+      requested_at: null,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       started_processing_at: null,
       finished_processing_at: null,
@@ -81,7 +82,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request service', (b
     const seen = new Set([...all.items, ...(await listPrivacyRequests(db, { page: 2, size: 3 })).items, ...page3.items].map((v) => v.id));
     expect(seen.size).toBe(7);
 
-    const complete = await listPrivacyRequests(db, { status: 'complete' });
+    const complete = await listPrivacyRequests(db, { status: ['complete'] });
     expect(complete.items.map((v) => v.id)).toEqual([succeeded[0]!.id]);
     const target = succeeded[3]!.id;
     expect((await listPrivacyRequests(db, { id: target.slice(0, 20) })).items.map((v) => v.id)).toEqual([target]);

@@ -42,6 +42,8 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
     ]),
   ]),
   ['POST', '/api/v1/privacy-request', 'privacy-request:create'],
+  ['POST', '/api/v1/privacy-request/authenticated', 'privacy-request:create'],
+  ['POST', '/api/v1/privacy-request/search', 'privacy-request:read'],
   ['GET', '/api/v1/privacy-request', 'privacy-request:read'],
   ['GET', '/api/v1/privacy-request/pri_1', 'privacy-request:read'],
   ['POST', '/api/v1/privacy-request/pri_1/retry', 'privacy-request:resume'],
@@ -110,43 +112,103 @@ describe('API tokens', () => {
 });
 
 describe('POST /api/v1/oauth/token', () => {
-  const tokenRequest = (body: string, contentType: string) =>
-    s.request('POST', '/api/v1/oauth/token', { token: null, rawBody: body, headers: { 'content-type': contentType } });
+  const url = () => `${s.base}/api/v1/oauth/token`;
+  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
+  const multipart = (fields: Record<string, string>) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
+    return form;
+  };
+  const post = async (init: { body?: string | FormData | URLSearchParams; headers?: Record<string, string> }) => {
+    const res = await fetch(url(), { method: 'POST', ...init });
+    const text = await res.text();
+    s.seenBodies.push(text);
+    return { status: res.status, headers: res.headers, text, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+  };
+  const root = { client_id: ROOT_CLIENT.id, client_secret: ROOT_CLIENT.secret };
 
-  it('gives the root client a token with every scope, from a form or JSON body', async () => {
-    const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: ROOT_CLIENT.id, client_secret: ROOT_CLIENT.secret });
-    for (const res of [
-      await tokenRequest(form.toString(), 'application/x-www-form-urlencoded'),
-      await tokenRequest(JSON.stringify({ client_id: ROOT_CLIENT.id, client_secret: ROOT_CLIENT.secret }), 'application/json'),
-    ]) {
-      expect(res.status).toBe(200);
-      const body = res.body as { access_token: string; token_type: string };
-      expect(Object.keys(body).sort()).toEqual(['access_token', 'token_type']);
-      expect(body.token_type).toBe('Bearer');
-      expect((await verifyApiToken(s.keys, body.access_token))?.scopes).toEqual([...SCOPES]);
-      expect((await s.request('GET', '/api/v1/connection', { token: body.access_token })).status).toBe(200);
+  /** A 200 whose token works and carries every scope, with Fides' expiry fields. */
+  const expectToken = async (res: Awaited<ReturnType<typeof post>>) => {
+    expect([res.status, res.text]).toEqual([200, expect.any(String)]);
+    const body = res.body as { access_token: string; token_type: string; expires_in: number; expires_at: string };
+    expect(Object.keys(body).sort()).toEqual(['access_token', 'expires_at', 'expires_in', 'token_type']);
+    expect(body.token_type).toBe('Bearer');
+    expect(body.expires_in).toBe(3600);
+    // Python's datetime.now().isoformat(): local time, microseconds, no offset.
+    expect(body.expires_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$/);
+    const [date, time] = body.expires_at.split('T') as [string, string];
+    const [y, mo, d] = date.split('-').map(Number) as [number, number, number];
+    const [h, mi, sec] = time.split(':').map(Number) as [number, number, number];
+    const expiresAt = new Date(y, mo - 1, d, h, mi, Math.floor(sec), Math.round((sec % 1) * 1000)).getTime();
+    expect(Math.abs(expiresAt - (Date.now() + 3_600_000))).toBeLessThan(60_000);
+    expect((await verifyApiToken(s.keys, body.access_token))?.scopes).toEqual([...SCOPES]);
+    expect((await s.request('GET', '/api/v1/connection', { token: body.access_token })).status).toBe(200);
+  };
+
+  it('takes the credentials from a urlencoded form, with or without grant_type', async () => {
+    await expectToken(await post({ body: new URLSearchParams({ grant_type: 'client_credentials', ...root }) }));
+    await expectToken(await post({ body: new URLSearchParams(root) }));
+    // An empty form field counts as absent, as FastAPI reads forms.
+    await expectToken(await post({ body: new URLSearchParams({ ...root, grant_type: '' }) }));
+  });
+
+  it('takes them from a multipart form (Postman form-data, curl -F)', async () => {
+    await expectToken(await post({ body: multipart(root) }));
+    await expectToken(await post({ body: multipart({ grant_type: 'client_credentials', scope: 'ignored', ...root }) }));
+  });
+
+  it('takes them from a JSON body, labelled or not (Python requests with data=json.dumps(...))', async () => {
+    await expectToken(await post({ body: JSON.stringify(root), headers: { 'content-type': 'application/json' } }));
+    // fetch labels a string body text/plain; bytes go out with no Content-Type, as from requests.
+    const unlabelled = await fetch(url(), { method: 'POST', body: new TextEncoder().encode(JSON.stringify(root)) });
+    await expectToken({ status: unlabelled.status, headers: unlabelled.headers, text: await unlabelled.clone().text(), body: (await unlabelled.json()) as Record<string, unknown> });
+  });
+
+  it('takes them from HTTP Basic, and the form wins when it has both fields', async () => {
+    await expectToken(await post({ headers: { authorization: basic(ROOT_CLIENT.id, ROOT_CLIENT.secret) } }));
+    await expectToken(await post({ body: new URLSearchParams({ grant_type: 'client_credentials' }), headers: { authorization: basic(ROOT_CLIENT.id, ROOT_CLIENT.secret) } }));
+    // The form's right credentials win over a wrong Basic pair…
+    await expectToken(await post({ body: multipart(root), headers: { authorization: basic(ROOT_CLIENT.id, 'wrong') } }));
+    // …and its wrong ones over a right Basic pair.
+    const formWins = await post({ body: new URLSearchParams({ ...root, client_secret: 'wrong' }), headers: { authorization: basic(ROOT_CLIENT.id, ROOT_CLIENT.secret) } });
+    expect([formWins.status, formWins.body]).toEqual([401, { detail: 'Authentication Failure' }]);
+    // A form with only one of the two fields leaves the credentials to Basic.
+    await expectToken(await post({ body: new URLSearchParams({ client_id: 'someone-else' }), headers: { authorization: basic(ROOT_CLIENT.id, ROOT_CLIENT.secret) } }));
+    const undecodable = await post({ headers: { authorization: 'Basic not-base64!' } });
+    expect([undecodable.status, undecodable.body]).toEqual([401, { detail: 'Invalid authentication credentials' }]);
+  });
+
+  it('answers 422 for a grant_type other than client_credentials', async () => {
+    for (const body of [new URLSearchParams({ ...root, grant_type: 'password' }), multipart({ ...root, grant_type: 'authorization_code' })]) {
+      const res = await post({ body });
+      expect(res.status).toBe(422);
+      expect(res.body).toEqual({ detail: [{ loc: ['body', 'grant_type'], msg: expect.stringContaining('client_credentials'), type: 'value_error.str.regex' }] });
     }
   });
 
-  it('answers 401 for a wrong secret or client id, and 422 for missing fields', async () => {
-    for (const creds of [
+  it('answers 401 Authentication Failure for a wrong secret or client id, or no credentials at all', async () => {
+    const wrong = [
       { client_id: ROOT_CLIENT.id, client_secret: 'wrong' },
       { client_id: 'someone', client_secret: ROOT_CLIENT.secret },
-      { client_id: '', client_secret: '' },
-    ]) {
-      const res = await tokenRequest(JSON.stringify(creds), 'application/json');
-      expect([res.status, res.body]).toEqual([401, { detail: 'Failed to authenticate' }]);
-    }
-    const missing = await tokenRequest(JSON.stringify({ client_id: ROOT_CLIENT.id }), 'application/json');
-    expect(missing.status).toBe(422);
-    expect(missing.body).toEqual({ detail: [{ loc: ['body', 'client_secret'], msg: 'field required', type: 'value_error.missing' }] });
+    ];
+    const attempts = [
+      ...wrong.map((creds) => post({ body: new URLSearchParams(creds) })),
+      ...wrong.map((creds) => post({ body: multipart(creds) })),
+      ...wrong.map((creds) => post({ body: JSON.stringify(creds), headers: { 'content-type': 'application/json' } })),
+      ...wrong.map((creds) => post({ headers: { authorization: basic(creds.client_id, creds.client_secret) } })),
+      post({ body: JSON.stringify({ client_id: '', client_secret: '' }), headers: { 'content-type': 'application/json' } }),
+      post({ body: new URLSearchParams({ client_id: ROOT_CLIENT.id }) }),
+      post({}),
+    ];
+    for (const res of await Promise.all(attempts)) expect([res.status, res.body]).toEqual([401, { detail: 'Authentication Failure' }]);
+    for (const body of s.seenBodies) expect(body).not.toContain(ROOT_CLIENT.secret);
   });
 
   it('answers 401 to everyone when no root client is configured', async () => {
     const app = await buildServer({ db: s.db, keys: s.keys });
     try {
       const res = await app.inject({ method: 'POST', url: '/api/v1/oauth/token', payload: { client_id: '', client_secret: '' } });
-      expect([res.statusCode, res.json()]).toEqual([401, { detail: 'Failed to authenticate' }]);
+      expect([res.statusCode, res.json()]).toEqual([401, { detail: 'Authentication Failure' }]);
     } finally {
       await app.close();
     }

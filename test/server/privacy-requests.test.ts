@@ -204,6 +204,105 @@ describe.each(['sqlite', 'postgres'] as const)('privacy requests on %s', (backen
     expect(again.status).toBe(400);
   });
 
+  /** Every field of Fides' PrivacyRequestCreate (2.84), as a Fides client may send it. */
+  const FIDES_ITEM = {
+    policy_key: 'access',
+    identity: { email: 'full@example.com', phone_number: null },
+    external_id: 'ext-42',
+    requested_at: '2021-08-30T18:09:37.359+02:00',
+    started_processing_at: null,
+    finished_processing_at: null,
+    consent_request_id: 'consent-1',
+    custom_privacy_request_fields: { site_id: { label: 'Site', value: 'abc' }, tags: { label: 'Tags', value: ['a', 1] } },
+    encryption_key: 'client-key-secret',
+    property_id: 'FDS-1',
+    consent_preferences: [],
+    source: 'Privacy Center',
+    location: 'US-CA',
+  };
+
+  it("accepts every field of Fides' create body on both create routes, storing external_id and requested_at", async () => {
+    for (const path of ['/api/v1/privacy-request', '/api/v1/privacy-request/authenticated']) {
+      const res = expectStatus(await s.request('POST', path, { body: [FIDES_ITEM] }), 200);
+      const { succeeded, failed } = res.body as { succeeded: (RequestBody & Record<string, unknown>)[]; failed: unknown[] };
+      expect(failed).toEqual([]);
+      expect(succeeded[0]).toMatchObject({ policy_key: 'access', external_id: 'ext-42', requested_at: '2021-08-30T16:09:37.359Z' });
+      const stored = (await s.request('GET', `/api/v1/privacy-request/${succeeded[0]!.id}`)).body as Record<string, unknown>;
+      expect(stored).toMatchObject({ external_id: 'ext-42', requested_at: '2021-08-30T16:09:37.359Z' });
+      // The ignored fields are not returned.
+      for (const field of ['encryption_key', 'custom_privacy_request_fields', 'property_id', 'source', 'location']) expect(stored).not.toHaveProperty(field);
+    }
+    // Without an offset a time is UTC; without requested_at there is none.
+    const naive = expectStatus(await s.request('POST', '/api/v1/privacy-request', { body: [{ policy_key: 'access', identity: { email: 'n@example.com' }, requested_at: '2021-08-30 16:09:37' }, { policy_key: 'access', identity: { email: 'm@example.com' } }] }), 200);
+    expect((naive.body as { succeeded: RequestBody[] }).succeeded.map((r) => (r as unknown as { requested_at: string | null }).requested_at)).toEqual(['2021-08-30T16:09:37.000Z', null]);
+    // The authenticated route needs privacy-request:create like the other.
+    expect((await s.request('POST', '/api/v1/privacy-request/authenticated', { token: await s.token(['privacy-request:read']), body: [FIDES_ITEM] })).status).toBe(403);
+    // A failed item is echoed back without its encryption key.
+    const failedRes = expectStatus(await s.request('POST', '/api/v1/privacy-request', { body: [{ ...FIDES_ITEM, policy_key: 'nope' }] }), 200);
+    expect(failedRes.text).not.toContain('client-key-secret');
+    expect((failedRes.body as { failed: { message: string; data: Record<string, unknown> }[] }).failed[0]).toMatchObject({ message: 'Policy with key nope does not exist', data: { external_id: 'ext-42' } });
+  });
+
+  it('refuses with 422 what breaks the limits: long external_id or keys, NUL characters, impossible dates, unknown fields', async () => {
+    const item = { policy_key: 'access', identity: { email: 'x@example.com' } };
+    const cases: [Record<string, unknown>, unknown[], unknown][] = [
+      [{ ...item, external_id: 'e'.repeat(201) }, ['body', 0, 'external_id'], 'ensure this value has at most 200 characters'],
+      [{ ...item, policy_key: 'k'.repeat(101) }, ['body', 0, 'policy_key'], 'ensure this value has at most 100 characters'],
+      [{ ...item, external_id: 'a\u0000b' }, ['body', 0, 'external_id'], 'string contains a NUL character'],
+      [{ ...item, identity: { email: 'x\u0000@example.com' } }, ['body', 0, 'identity', 'email'], 'string contains a NUL character'],
+      [{ ...item, location: 'US\u0000' }, ['body', 0, 'location'], 'string contains a NUL character'],
+      [{ ...item, requested_at: 'yesterday' }, ['body', 0, 'requested_at'], 'invalid datetime format'],
+      [{ ...item, requested_at: '2021-02-30T10:00:00Z' }, ['body', 0, 'requested_at'], 'invalid datetime format'],
+      [{ ...item, source: 'Somewhere' }, ['body', 0, 'source'], expect.stringContaining('permitted')],
+      [{ ...item, shoe_size: 42 }, ['body', 0, 'shoe_size'], 'extra fields not permitted'],
+    ];
+    for (const [body, loc, msg] of cases) {
+      const res = await s.request('POST', '/api/v1/privacy-request', { body: [body] });
+      expect([res.status, (res.body as { detail: unknown[] }).detail]).toEqual([422, [expect.objectContaining({ loc, msg })]]);
+    }
+    expect((await s.request('POST', '/api/v1/privacy-request', { body: [{ ...item, external_id: 'e'.repeat(200) }] })).status).toBe(200);
+  });
+
+  it('answers the status reads of Fides clients: GET ?request_id=&verbose=True and POST /search', async () => {
+    hooks.responses.set('/identity', { status: 200, body: { halt: true } });
+    const res = expectStatus(await s.request('POST', '/api/v1/privacy-request', { body: [{ ...FIDES_ITEM, external_id: 'Order-7' }] }), 200);
+    const paused = (res.body as { succeeded: RequestBody[] }).succeeded[0]!.id;
+    await waitForStatus(paused, 'paused');
+    hooks.responses.clear();
+    const complete = await create({ email: 'done@example.com' });
+    await waitForStatus(complete, 'complete');
+    const ids = (body: unknown) => (body as { items: RequestBody[] }).items.map((r) => r.id);
+
+    // The deprecated GET: request_id matches part of the id, any case; verbose takes Python's spellings.
+    for (const query of [`request_id=${paused}&verbose=True`, `request_id=${paused.slice(10, 20).toUpperCase()}&verbose=false`, `request_id=${paused}&verbose=1`]) {
+      expect(ids(expectStatus(await s.request('GET', `/api/v1/privacy-request/?${query}`), 200).body)).toEqual([paused]);
+    }
+    expect((await s.request('GET', `/api/v1/privacy-request?request_id=${paused}&verbose=maybe`)).status).toBe(422);
+    // Unknown parameters are ignored, as FastAPI ignores them.
+    expect(ids((await s.request('GET', '/api/v1/privacy-request?utm_source=mail&foo=bar')).body)).toEqual([complete, paused]);
+    // status repeats, external_id is a prefix in any case, statuses hookctl never sets are valid and match nothing.
+    expect(ids((await s.request('GET', '/api/v1/privacy-request?status=paused&status=complete&sort_direction=asc')).body)).toEqual([paused, complete]);
+    expect(ids((await s.request('GET', '/api/v1/privacy-request?external_id=order-')).body)).toEqual([paused]);
+    expect(ids((await s.request('GET', '/api/v1/privacy-request?status=approved')).body)).toEqual([]);
+
+    // The search that replaces it: a JSON filter, page and size in the query.
+    const search = (body: unknown, query = '') => s.request('POST', `/api/v1/privacy-request/search${query}`, { body });
+    expect(ids(expectStatus(await search({ request_id: paused, verbose: true }), 200).body)).toEqual([paused]);
+    expect(ids((await search({ status: 'complete' })).body)).toEqual([complete]);
+    expect(ids((await search({ status: ['complete', 'paused'], sort_field: 'created_at', sort_direction: 'asc', include_identities: true })).body)).toEqual([paused, complete]);
+    expect(ids((await search({ external_id: 'ORDER' })).body)).toEqual([paused]);
+    const page = (await search({}, '?page=2&size=1')).body as { items: RequestBody[]; total: number; page: number; size: number };
+    expect([page.items.map((r) => r.id), page.total, page.page, page.size]).toEqual([[paused], 2, 2, 1]);
+    expect(ids(expectStatus(await s.request('POST', '/api/v1/privacy-request/search'), 200).body)).toEqual([complete, paused]);
+    // As in Fides, unknown keys of the filter are 422; filters hookctl cannot apply are 400, never ignored.
+    const extra = await search({ request_id: paused, colour: 'blue' });
+    expect([extra.status, extra.body]).toEqual([422, { detail: [{ loc: ['body', 'colour'], msg: 'extra fields not permitted', type: 'value_error.extra' }] }]);
+    const unsupported = await search({ identities: { email: 'done@example.com' } });
+    expect([unsupported.status, unsupported.body]).toEqual([400, { detail: "Filtering privacy requests by 'identities' is not supported by hookctl." }]);
+    expect((await s.request('GET', '/api/v1/privacy-request?created_gt=2024-01-01T00:00:00Z')).status).toBe(400);
+    expect((await s.request('POST', '/api/v1/privacy-request/search', { body: {}, token: await s.token(['privacy-request:create']) })).status).toBe(403);
+  });
+
   it('validates the body (422), reports unknown policies and empty identities as failed, and 404s unknown ids', async () => {
     const bad = await s.request('POST', '/api/v1/privacy-request', { body: [{ policy_key: 'access', identity: { shoe_size: '42' } }] });
     expect([bad.status, bad.body]).toEqual([422, { detail: [{ loc: ['body', 0, 'identity', 'shoe_size'], msg: 'extra fields not permitted', type: 'value_error.extra' }] }]);

@@ -102,7 +102,11 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
         const before = requireConnection(state.connections, key);
         // After the 404: an unknown connection is reported as such whatever the body holds.
         const reason = checkWebhookUrl(secrets.url);
-        if (reason) throw new RequestValidationError([{ loc: ['body', 'url'], msg: reason, type: 'value_error.url' }]);
+        // Fides stores any string here and fails when the webhook runs; hookctl refuses it now.
+        if (reason) {
+          const msg = `${reason}; webhook URLs are checked when they are set, not when a privacy request calls them`;
+          throw new RequestValidationError([{ loc: ['body', 'url'], msg, type: 'value_error.url' }]);
+        }
         const fingerprints = fingerprintSecrets(keys, secrets);
         const fields: FieldChange[] = (['url', 'authorization'] as const)
           .filter((f) => before.secret_fingerprints[f] !== fingerprints[f])

@@ -1,4 +1,5 @@
-/** The client-credentials token endpoint of the API's root OAuth client. */
+/** The client-credentials token endpoint of the API's root OAuth client, read the way Fides reads it. */
+import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 import { issueApiToken, isRootClient, SCOPES } from '../auth.js';
 import { FidesError } from '../../model/webhook-lists.js';
@@ -8,18 +9,77 @@ import type { ServerDeps } from '../app.js';
 /** Lifetime of a token from /oauth/token; tokens cannot be revoked, so it is short. */
 export const OAUTH_TOKEN_TTL_MS = 60 * 60 * 1000;
 
+interface TokenForm {
+  client_id?: string;
+  client_secret?: string;
+  grant_type?: string;
+  scope?: string;
+}
+
+/** Fides' answer to every credential problem (missing, unknown, wrong). */
+const AUTHENTICATION_FAILURE = 'Authentication Failure';
+
 export async function oauthRoutes(app: FastifyInstance, { keys, rootClient }: ServerDeps): Promise<void> {
-  // OAuth clients send form bodies; a plain parser suffices (no file uploads, no nesting).
+  // Fides reads the token form with FastAPI's Form(), which takes urlencoded and multipart
+  // bodies alike (Postman's "form-data", curl -F). Both parsers live in this plugin only.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
+  // Text fields only, few and small: a token form has four.
+  await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { files: 0, fields: 20, parts: 20, fieldSize: 16 * 1024 } });
 
-  app.post<{ Body: { client_id: string; client_secret: string } }>(
-    '/oauth/token',
-    { config: { auth: 'none' }, schema: { body: bodySchema('oauth-token') } },
-    async (req) => {
-      if (!isRootClient(rootClient, req.body.client_id, req.body.client_secret)) throw new FidesError(401, 'Failed to authenticate');
-      return { access_token: await issueApiToken(keys, SCOPES, OAUTH_TOKEN_TTL_MS, req.body.client_id), token_type: 'Bearer' };
-    },
+  app.addHook('preValidation', async (req) => {
+    // No body is an empty form (Fides then tries HTTP Basic, or answers 401).
+    if (req.body === undefined || req.body === null) req.body = {};
+    // FastAPI takes an empty form field as absent (so `grant_type=` passes, `client_id=` falls back to Basic).
+    if (!req.headers['content-type']?.includes('json') && typeof req.body === 'object' && !Array.isArray(req.body)) {
+      req.body = Object.fromEntries(Object.entries(req.body as Record<string, unknown>).filter(([, v]) => v !== ''));
+    }
+  });
+
+  app.post<{ Body: TokenForm }>('/oauth/token', { config: { auth: 'none' }, schema: { body: bodySchema('oauth-token') } }, async (req) => {
+    const { client_id: clientId, client_secret: clientSecret } = clientCredentials(req.body, req.headers.authorization);
+    if (!isRootClient(rootClient, clientId, clientSecret)) throw new FidesError(401, AUTHENTICATION_FAILURE);
+    const issuedAt = new Date();
+    return {
+      access_token: await issueApiToken(keys, SCOPES, OAUTH_TOKEN_TTL_MS, clientId),
+      token_type: 'Bearer',
+      expires_in: OAUTH_TOKEN_TTL_MS / 1000,
+      expires_at: naiveLocalIso(new Date(issuedAt.getTime() + OAUTH_TOKEN_TTL_MS)),
+    };
+  });
+}
+
+/**
+ * The form's credentials when it has both, else HTTP Basic's (Fides' order). A Basic header
+ * that does not decode is 401 whatever the form holds, as FastAPI's HTTPBasic answers.
+ */
+function clientCredentials(form: TokenForm, authorization: string | undefined): { client_id: string; client_secret: string } {
+  const basic = basicCredentials(authorization);
+  if (form.client_id !== undefined && form.client_secret !== undefined) return { client_id: form.client_id, client_secret: form.client_secret };
+  if (basic) return basic;
+  throw new FidesError(401, AUTHENTICATION_FAILURE);
+}
+
+function basicCredentials(authorization: string | undefined): { client_id: string; client_secret: string } | null {
+  const m = authorization === undefined ? null : /^Basic(?:\s+(.*))?$/i.exec(authorization.trim());
+  if (!m) return null;
+  const encoded = (m[1] ?? '').trim();
+  const decoded = /^[A-Za-z0-9+/]*={0,2}$/.test(encoded) ? Buffer.from(encoded, 'base64').toString('utf8') : '';
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new FidesError(401, 'Invalid authentication credentials');
+  return { client_id: decoded.slice(0, colon), client_secret: decoded.slice(colon + 1) };
+}
+
+/**
+ * `expires_at` as Fides writes it, Python's `datetime.now().isoformat()`: the server's local
+ * time with microseconds and no offset. Python clients compare it with a naive `datetime.now()`,
+ * which an offset would break.
+ */
+function naiveLocalIso(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return (
+    `${p(d.getFullYear(), 4)}-${p(d.getMonth() + 1)}-${p(d.getDate())}` +
+    `T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds() * 1000, 6)}`
   );
 }

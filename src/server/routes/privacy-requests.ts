@@ -4,17 +4,20 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import {
+  createIssues,
   createPrivacyRequests,
   getPrivacyRequest,
   listPrivacyRequests,
   resumePrivacyRequest,
   retryPrivacyRequest,
   type PrivacyRequestInput,
+  type RequestFilter,
   type ServiceResult,
 } from '../../engine/service.js';
-import { REQUEST_STATUSES, type RequestStatus, type RequestView } from '../../engine/requests.js';
+import type { RequestView } from '../../engine/requests.js';
+import { FidesError } from '../../model/webhook-lists.js';
 import { PAGE_QUERY, type PageQuery } from '../present.js';
-import { bodySchema, fidesKeyParams } from '../validation.js';
+import { bodySchema, commonDefinition, fidesKeyParams, RequestValidationError } from '../validation.js';
 import type { ServerDeps } from '../app.js';
 
 const idParams = fidesKeyParams('privacy_request_id');
@@ -23,28 +26,111 @@ interface IdParams {
   privacy_request_id: string;
 }
 
+/** Pydantic's spellings of a boolean in a query string, any case (Postman sends `verbose=True`). */
+const TRUE_WORDS = ['1', 'on', 't', 'true', 'y', 'yes'];
+const BOOL_WORDS = [...TRUE_WORDS, '0', 'off', 'f', 'false', 'n', 'no'];
+const anyCase = (word: string) => word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+const QUERY_BOOLEAN = { type: 'string', pattern: `^(${BOOL_WORDS.map(anyCase).join('|')})$` };
+
+/**
+ * The deprecated GET form of Fides' search. `id` (a prefix of the id) is hookctl's own; Fides
+ * ignores it. Parameters neither knows are ignored, as FastAPI ignores them.
+ */
 const LIST_QUERY = {
   ...PAGE_QUERY,
-  properties: { ...PAGE_QUERY.properties, id: { type: 'string', allOf: [{ $ref: 'common.schema.json#/definitions/noNul' }] }, status: { type: 'string', enum: [...REQUEST_STATUSES] } },
+  properties: {
+    ...PAGE_QUERY.properties,
+    id: commonDefinition('text'),
+    request_id: commonDefinition('text'),
+    external_id: commonDefinition('externalId'),
+    status: { type: 'array', items: commonDefinition('privacyRequestStatus') },
+    verbose: QUERY_BOOLEAN,
+    include_identities: QUERY_BOOLEAN,
+    include_custom_privacy_request_fields: QUERY_BOOLEAN,
+    include_deleted_requests: QUERY_BOOLEAN,
+    download_csv: QUERY_BOOLEAN,
+    sort_field: { type: 'string' },
+    sort_direction: { type: 'string', enum: ['asc', 'desc'] },
+  },
 };
+
+type ListQuery = PageQuery & Omit<RequestFilter, 'page' | 'size'> & Record<string, unknown>;
+
+/**
+ * Fides filters that hookctl cannot apply. They are refused (400) rather than ignored, so that
+ * a client filtering by one never takes the unfiltered list for its answer.
+ */
+const UNSUPPORTED_FILTERS = [
+  'identity',
+  'identities',
+  'fuzzy_search_str',
+  'custom_privacy_request_fields',
+  'created_lt',
+  'created_gt',
+  'started_lt',
+  'started_gt',
+  'completed_lt',
+  'completed_gt',
+  'errored_lt',
+  'errored_gt',
+  'location',
+  'action_type',
+  'is_overdue',
+];
+
+/** The filter a GET query or a search body asks for, or a 400 naming what hookctl cannot do. */
+function requestFilter(given: Record<string, unknown>, page: PageQuery): RequestFilter {
+  const unsupported = UNSUPPORTED_FILTERS.find((name) => given[name] !== undefined && given[name] !== null);
+  if (unsupported) throw new FidesError(400, `Filtering privacy requests by '${unsupported}' is not supported by hookctl.`);
+  const csv = given.download_csv;
+  if (csv === true || (typeof csv === 'string' && TRUE_WORDS.includes(csv.toLowerCase()))) {
+    throw new FidesError(400, 'download_csv is not supported by hookctl.');
+  }
+  if (given.sort_field !== undefined && given.sort_field !== 'created_at') {
+    throw new FidesError(400, `Sorting privacy requests by '${String(given.sort_field)}' is not supported by hookctl; use created_at.`);
+  }
+  const text = (name: string) => (typeof given[name] === 'string' && given[name] !== '' ? (given[name] as string) : undefined);
+  const status = given.status;
+  return {
+    id: text('id'),
+    request_id: text('request_id'),
+    external_id: text('external_id'),
+    status: typeof status === 'string' ? [status] : Array.isArray(status) ? (status as string[]) : undefined,
+    sort_direction: given.sort_direction === 'asc' ? 'asc' : 'desc',
+    page: page.page,
+    size: page.size,
+  };
+}
 
 /** Everything but resume (see resumeRoute). */
 export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApiUrl }: ServerDeps): Promise<void> {
   const present = presentRequest(publicApiUrl);
-  app.post<{ Body: PrivacyRequestInput[] }>(
-    '/privacy-request',
-    { config: { auth: 'privacy-request:create' }, schema: { body: bodySchema('privacy-request-create') } },
-    async (req) => {
-      const { succeeded, failed } = await createPrivacyRequests(db, req.body);
-      return { succeeded: succeeded.map(present), failed };
-    },
-  );
+  const create = async (items: PrivacyRequestInput[]) => {
+    const issues = createIssues(items);
+    if (issues.length > 0) throw new RequestValidationError(issues);
+    const { succeeded, failed } = await createPrivacyRequests(db, items);
+    return { succeeded: succeeded.map(present), failed };
+  };
+  const createRoute = { config: { auth: 'privacy-request:create' as const }, schema: { body: bodySchema('privacy-request-create') } };
+  // Fides' public route (no token there: identity verification guards it) and its authenticated
+  // twin. hookctl verifies no identities, so both need the scope.
+  app.post<{ Body: PrivacyRequestInput[] }>('/privacy-request', createRoute, async (req) => create(req.body));
+  app.post<{ Body: PrivacyRequestInput[] }>('/privacy-request/authenticated', createRoute, async (req) => create(req.body));
 
-  app.get<{ Querystring: PageQuery & { id?: string; status?: RequestStatus } }>(
+  app.get<{ Querystring: ListQuery }>(
     '/privacy-request',
     { config: { auth: 'privacy-request:read' }, schema: { querystring: LIST_QUERY } },
     async (req) => {
-      const page = await listPrivacyRequests(db, req.query);
+      const page = await listPrivacyRequests(db, requestFilter(req.query, req.query));
+      return { ...page, items: page.items.map(present) };
+    },
+  );
+
+  app.post<{ Querystring: PageQuery; Body: Record<string, unknown> | null }>(
+    '/privacy-request/search',
+    { config: { auth: 'privacy-request:read' }, schema: { querystring: PAGE_QUERY, body: bodySchema('privacy-request-search') } },
+    async (req) => {
+      const page = await listPrivacyRequests(db, requestFilter(req.body ?? {}, req.query));
       return { ...page, items: page.items.map(present) };
     },
   );

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as m001 from './001_config.js';
 import * as m002 from './002_engine.js';
 import * as m003 from './003_state_identity.js';
+import * as m004 from './004_request_requested_at.js';
 
 export interface Migration {
   name: string;
@@ -14,4 +15,5 @@ export const migrations: Migration[] = [
   { name: '001_config', ...m001 },
   { name: '002_engine', ...m002 },
   { name: '003_state_identity', ...m003 },
+  { name: '004_request_requested_at', ...m004 },
 ];
