@@ -32,6 +32,8 @@ export interface ApplyOptions {
   lockTimeoutMs: number;
   actor: string;
   env: Record<string, string | undefined>;
+  /** Folders file refs may read besides their manifest root (`--secrets-dir`). */
+  secretsDirs?: readonly string[];
 }
 
 export interface ApplyResult {
@@ -54,7 +56,7 @@ export interface ApplyManifestsOptions extends ApplyOptions {
 }
 
 export async function applyManifests(db: Database, keys: Keys, desired: DesiredState, opts: ApplyManifestsOptions): Promise<ApplyResult> {
-  const resolved = resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env);
+  const resolved = resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env, opts.secretsDirs);
   const planAgainst = (stored: StoredState) =>
     computePlan({ desired, fingerprints: resolved.fingerprints, stored, prune: opts.prune, now: new Date().toISOString() });
 
@@ -75,7 +77,7 @@ export async function applyManifests(db: Database, keys: Keys, desired: DesiredS
 
 export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
   // Secrets are re-resolved now: the plan holds only refs and fingerprints.
-  const resolved = resolveSecrets(Object.entries(plan.secret_refs), keys, opts.env);
+  const resolved = resolveSecrets(Object.entries(plan.secret_refs), keys, opts.env, opts.secretsDirs);
   for (const [connection, planned] of Object.entries(plan.secret_fingerprints)) {
     for (const field of SECRET_FIELDS) {
       if (resolved.fingerprints.get(connection)?.[field] !== planned[field]) {

@@ -6,17 +6,18 @@ import { computePlan } from './diff.js';
 import type { Plan } from './plan-types.js';
 import { resolveSecrets } from './secrets.js';
 
-/** Resolve the declared secrets (exit 1 naming an unresolvable ref), read the state, diff. */
+/** Resolve the declared secrets (exit 1 naming every unresolvable ref), read the state, diff. */
 export async function makePlan(
   db: Database,
   keys: Keys,
   desired: DesiredState,
-  opts: { prune: boolean; env: Record<string, string | undefined> },
+  opts: { prune: boolean; env: Record<string, string | undefined>; secretsDirs?: readonly string[] },
 ): Promise<Plan> {
   const { fingerprints } = resolveSecrets(
     desired.connections.map((c) => [c.key, c.secrets]),
     keys,
     opts.env,
+    opts.secretsDirs,
   );
   const stored = await readState(db.knex);
   return computePlan({ desired, fingerprints, stored, prune: opts.prune, now: new Date().toISOString() });

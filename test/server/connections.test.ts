@@ -178,6 +178,34 @@ describe.each(['sqlite', 'postgres'] as const)('connections and policies on %s',
       expect((await put({ url: 'http://localhost/hook', authorization: SECRET_AUTHORIZATION })).status).toBe(200);
     });
 
+    it('rejects (422) an authorization with CR, LF or NUL and a url with a user or password; stores nothing, quotes nothing', async () => {
+      const before = await serial(s.db);
+      const badAuthorization = ['Bearer planted-crlf-token\r\nX-Injected: 1', 'Bearer planted-lf-token\nX', 'Bearer planted-cr-token\rX', 'Bearer planted-nul-token\u0000'];
+      for (const authorization of badAuthorization) {
+        const res = await put({ url: SECRET_URL, authorization });
+        expect([res.status, res.body]).toEqual([
+          422,
+          { detail: [{ loc: ['body', 'authorization'], msg: 'it contains a line break (CR or LF) or a NUL character, which a header value cannot hold', type: 'value_error' }] },
+        ]);
+      }
+      const badUrls = ['https://alice:planted-pw@example.com/hook', 'https://alice@example.com/hook', 'http://bob:planted-pw@127.0.0.1:8080/hook'];
+      for (const url of badUrls) {
+        const res = await put({ url, authorization: SECRET_AUTHORIZATION });
+        expect([res.status, res.body]).toEqual([
+          422,
+          { detail: [{ loc: ['body', 'url'], msg: 'it carries a user name or password; put credentials in authorization instead', type: 'value_error.url' }] },
+        ]);
+      }
+      const both = await put({ url: badUrls[0], authorization: badAuthorization[0] });
+      expect((both.body as { detail: { loc: unknown[] }[] }).detail.map((d) => d.loc)).toEqual([
+        ['body', 'url'],
+        ['body', 'authorization'],
+      ]);
+      expect(await serial(s.db)).toBe(before);
+      expect((await readState(s.db.knex)).connections.get(HTTPS.key)!.secrets_encrypted).toBeNull();
+      for (const text of s.seenBodies) for (const planted of ['planted-', 'alice', 'X-Injected']) expect(text).not.toContain(planted);
+    });
+
     it('answers 404 for an unknown connection', async () => {
       const res = await put({ url: SECRET_URL, authorization: SECRET_AUTHORIZATION }, 'nope');
       expect([res.status, res.body]).toEqual([404, { detail: "No connection configuration found with key 'nope'." }]);

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { PHASES, type ConnectionConfig, type HttpsSecrets } from '../../model/types.js';
 import { connectionNotFound, FidesError } from '../../model/webhook-lists.js';
 import { FIDES_KEY_PATTERN, keyFromName } from '../../model/keys.js';
-import { checkWebhookUrl } from '../../manifest/secrets.js';
+import { checkSecretValue } from '../../model/secrets.js';
 import { fingerprintSecrets } from '../../reconcile/secrets.js';
 import type { FieldChange, ResourceChange } from '../../reconcile/plan-types.js';
 import { connectionConfig, connectionFieldChanges } from '../../reconcile/diff.js';
@@ -101,8 +101,11 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
       await writeState(deps, async ({ trx, state, now }) => {
         const before = requireConnection(state.connections, key);
         // After the 404: an unknown connection is reported as such whatever the body holds.
-        const reason = checkWebhookUrl(secrets.url);
-        if (reason) throw new RequestValidationError([{ loc: ['body', 'url'], msg: reason, type: 'value_error.url' }]);
+        const problems = (['url', 'authorization'] as const).flatMap((field) => {
+          const reason = checkSecretValue(field, secrets[field]);
+          return reason ? [{ loc: ['body', field], msg: reason, type: field === 'url' ? 'value_error.url' : 'value_error' }] : [];
+        });
+        if (problems.length > 0) throw new RequestValidationError(problems);
         const fingerprints = fingerprintSecrets(keys, secrets);
         const fields: FieldChange[] = (['url', 'authorization'] as const)
           .filter((f) => before.secret_fingerprints[f] !== fingerprints[f])
