@@ -6,7 +6,7 @@
 import type { SecretInput } from '../manifest/types.js';
 import type { ConnectionConfig, HttpsSecrets, Origin, Phase, Policy, Webhook } from '../model/types.js';
 
-/** 2: file refs carry their manifest root. */
+/** 2: secret fingerprints bound to connection and field; file refs carry their manifest root. */
 export const PLAN_FORMAT_VERSION = 2;
 
 export interface FieldChange {

@@ -1,7 +1,7 @@
 import type { DesiredState } from '../manifest/types.js';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
-import { readState } from '../state/config-store.js';
+import { readState, refreshFingerprints } from '../state/config-store.js';
 import { computePlan } from './diff.js';
 import type { Plan } from './plan-types.js';
 import { resolveSecrets } from './secrets.js';
@@ -20,5 +20,6 @@ export async function makePlan(
     opts.secretsDirs,
   );
   const stored = await readState(db.knex);
+  refreshFingerprints(keys, stored.connections);
   return computePlan({ desired, fingerprints, stored, prune: opts.prune, now: new Date().toISOString() });
 }

@@ -1,7 +1,7 @@
 /** Resolving declared secret refs and fingerprinting the values; values never leave memory. */
 import { resolveAllSecrets } from '../manifest/secrets.js';
 import type { SecretInput } from '../manifest/types.js';
-import { fingerprint } from '../state/crypto.js';
+import { fingerprintSecrets } from '../state/config-store.js';
 import type { Keys } from '../state/keys.js';
 import type { HttpsSecrets } from '../model/types.js';
 import type { SecretFingerprints } from './plan-types.js';
@@ -25,10 +25,6 @@ export function resolveSecrets(
 ): ResolvedSecrets {
   const values = resolveAllSecrets(refs, env, secretsDirs);
   const fingerprints = new Map<string, SecretFingerprints>();
-  for (const [connection, secrets] of values) fingerprints.set(connection, fingerprintSecrets(keys, secrets));
+  for (const [connection, secrets] of values) fingerprints.set(connection, fingerprintSecrets(keys, connection, secrets));
   return { values, fingerprints };
-}
-
-export function fingerprintSecrets(keys: Keys, secrets: HttpsSecrets): SecretFingerprints {
-  return { url: fingerprint(keys.fingerprint, secrets.url), authorization: fingerprint(keys.fingerprint, secrets.authorization) };
 }

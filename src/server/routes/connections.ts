@@ -7,11 +7,19 @@ import { PHASES, type ConnectionConfig, type HttpsSecrets } from '../../model/ty
 import { connectionNotFound, FidesError } from '../../model/webhook-lists.js';
 import { FIDES_KEY_PATTERN, keyFromName } from '../../model/keys.js';
 import { checkSecretValue } from '../../model/secrets.js';
-import { fingerprintSecrets } from '../../reconcile/secrets.js';
 import type { FieldChange, ResourceChange } from '../../reconcile/plan-types.js';
 import { connectionConfig, connectionFieldChanges } from '../../reconcile/diff.js';
 import { encryptJson } from '../../state/crypto.js';
-import { deleteConnections, readConnections, upsertConnections, type ConnectionWrite, type StoredConnection, type StoredState } from '../../state/config-store.js';
+import {
+  deleteConnections,
+  fingerprintSecrets,
+  readConnections,
+  refreshFingerprints,
+  upsertConnections,
+  type ConnectionWrite,
+  type StoredConnection,
+  type StoredState,
+} from '../../state/config-store.js';
 import { PAGE_QUERY, paginate, presentConnectionDetail, type PageQuery } from '../present.js';
 import { writeState } from '../state-writes.js';
 import { bodySchema, fidesKeyParams, RequestValidationError } from '../validation.js';
@@ -106,7 +114,8 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
           return reason ? [{ loc: ['body', field], msg: reason, type: field === 'url' ? 'value_error.url' : 'value_error' }] : [];
         });
         if (problems.length > 0) throw new RequestValidationError(problems);
-        const fingerprints = fingerprintSecrets(keys, secrets);
+        refreshFingerprints(keys, new Map([[key, before]]));
+        const fingerprints = fingerprintSecrets(keys, key, secrets);
         const fields: FieldChange[] = (['url', 'authorization'] as const)
           .filter((f) => before.secret_fingerprints[f] !== fingerprints[f])
           .map((f) => ({ field: `secrets.${f}`, sensitive: true }));
