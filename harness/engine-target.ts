@@ -28,6 +28,8 @@ export interface EngineTargetOptions {
   resumeTimeoutMinutes?: number;
   /** Where the worker reports unexpected errors (default stderr). */
   log?: (message: string) => void;
+  /** Folders file refs may read besides their manifest root (`--secrets-dir`). */
+  secretsDirs?: readonly string[];
 }
 
 interface ScenarioState {
@@ -116,7 +118,7 @@ export class EngineHost {
       // A throwaway state needs no durability: no fsync per commit. (The pool's one connection keeps it.)
       await db.knex.raw('PRAGMA synchronous = OFF');
       const keys = deriveKeys(randomBytes(32));
-      await applyManifests(db, keys, desired, { lockTimeoutMs: 5_000, actor: 'simulate', env, prune: false, approve: async () => true });
+      await applyManifests(db, keys, desired, { lockTimeoutMs: 5_000, actor: 'simulate', env, secretsDirs: opts.secretsDirs, prune: false, approve: async () => true });
       const worker = new Worker(db, keys, { webhookTimeoutMs: opts.webhookTimeoutMs, resumeTimeoutMinutes: opts.resumeTimeoutMinutes, log: opts.log });
       this.running.state = { db, keys };
       worker.start();

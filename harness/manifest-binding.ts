@@ -10,7 +10,8 @@ import path from 'node:path';
 import { HookctlError } from '../src/errors.js';
 import { type Diagnostic, formatPath } from '../src/manifest/diagnostics.js';
 import { loadManifests } from '../src/manifest/load.js';
-import { checkWebhookUrl, resolveSecretInput } from '../src/manifest/secrets.js';
+import { resolveSecretInput } from '../src/manifest/secrets.js';
+import { checkSecretValue } from '../src/model/secrets.js';
 import { didYouMean } from '../src/manifest/suggest.js';
 import type { DesiredState } from '../src/manifest/types.js';
 import { SECRET_FIELDS } from '../src/model/types.js';
@@ -25,8 +26,11 @@ export interface ManifestBinding {
   sources: Map<string, string>;
 }
 
-/** `manifests`: the `--manifests` paths, relative to `cwd`; they replace every scenario's own. */
-export function bindManifests(scenarios: Scenario[], opts: { manifests?: string[]; cwd: string }): ManifestBinding {
+/**
+ * `manifests`: the `--manifests` paths, relative to `cwd`; they replace every scenario's own.
+ * `secretsDirs`: folders file refs may read besides their manifest root (`--secrets-dir`).
+ */
+export function bindManifests(scenarios: Scenario[], opts: { manifests?: string[]; cwd: string; secretsDirs?: readonly string[] }): ManifestBinding {
   const diagnostics: Diagnostic[] = [];
   const sources = new Map<string, string>();
   const sets = new Map<string, DesiredState | null>();
@@ -34,7 +38,7 @@ export function bindManifests(scenarios: Scenario[], opts: { manifests?: string[
   const given = opts.manifests && opts.manifests.length > 0 ? opts.manifests.map((p) => path.resolve(opts.cwd, p)) : null;
 
   const load = (paths: string[]): DesiredState | null => {
-    const loaded = loadManifests(paths.map((p) => displayPath(p, opts.cwd)), { cwd: opts.cwd });
+    const loaded = loadManifests(paths.map((p) => displayPath(p, opts.cwd)), { cwd: opts.cwd, secretsDirs: opts.secretsDirs ?? [] });
     diagnostics.push(...loaded.diagnostics);
     for (const [file, text] of loaded.sources) sources.set(file, text);
     return loaded.state;
@@ -60,7 +64,7 @@ export function bindManifests(scenarios: Scenario[], opts: { manifests?: string[
     if (!sets.has(key)) sets.set(key, load(paths));
     const desired = sets.get(key);
     if (!desired) continue; // its diagnostics are reported once, with the manifests
-    diagnostics.push(...checkScenarioAgainst(scenario, desired));
+    diagnostics.push(...checkScenarioAgainst(scenario, desired, opts.secretsDirs ?? []));
     bound.set(scenario, desired);
   }
 
@@ -75,7 +79,7 @@ export function bindManifests(scenarios: Scenario[], opts: { manifests?: string[
   };
 }
 
-function checkScenarioAgainst(scenario: Scenario, desired: DesiredState): Diagnostic[] {
+function checkScenarioAgainst(scenario: Scenario, desired: DesiredState, secretsDirs: readonly string[]): Diagnostic[] {
   const out: Diagnostic[] = [];
   const report = (code: string, at: (string | number)[], message: string, hint: string | undefined, which: 'key' | 'value' = 'value') =>
     out.push({ ...scenario.spanOf(at, which), severity: 'error', code, message: `scenario '${scenario.name}': ${message}`, path: formatPath(at), ...(hint && { hint }) });
@@ -97,9 +101,9 @@ function checkScenarioAgainst(scenario: Scenario, desired: DesiredState): Diagno
       const input = connection.secrets[field];
       const where = `connection '${connection.key}', secrets.${field}`;
       try {
-        const value = resolveSecretInput(input, scenario.env, where);
-        const reason = field === 'url' ? checkWebhookUrl(value) : null;
-        if (reason) report('invalid-url', ['env'], `${where} is not an allowed webhook URL: ${reason}`, undefined, 'key');
+        const value = resolveSecretInput(input, scenario.env, where, secretsDirs);
+        const reason = checkSecretValue(field, value);
+        if (reason) report(field === 'url' ? 'invalid-url' : 'invalid-authorization', ['env'], `${where} is not an allowed ${field === 'url' ? 'webhook URL' : 'authorization'}: ${reason}`, undefined, 'key');
       } catch (err) {
         if (!(err instanceof HookctlError)) throw err;
         const name = 'ref' in input && 'env' in input.ref ? input.ref.env : null;

@@ -26,7 +26,7 @@ export function registerApply(program: Command): Command {
       const { renderPlan } = await import('../reconcile/render.js');
       const { readPlanFile } = await import('../reconcile/saved-plan.js');
       const paint = painter(g.color);
-      const common = { lockTimeoutMs, actor: currentActor(), env: process.env };
+      const common = { lockTimeoutMs, actor: currentActor(), env: process.env, secretsDirs: g.secretsDirs };
 
       const { db, keys } = await openState(g);
       try {

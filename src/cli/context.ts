@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Command, Option } from 'commander';
 
 /** Options every command accepts, before or after the command name (contract section 2). */
@@ -5,11 +6,18 @@ export interface GlobalOptions {
   databaseUrl?: string;
   color: boolean;
   debug: boolean;
+  /** Absolute folders that `{ file }` refs may read besides the manifest root. */
+  secretsDirs: string[];
 }
 
 export function addGlobalOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--database-url <url>', 'state database: sqlite:PATH or postgres://… (default sqlite:.hookctl/state.db)').env('HOOKCTL_DATABASE_URL'))
+    .addOption(
+      new Option('--secrets-dir <dir>', 'a folder { file } secret refs may read besides the manifest root (repeatable; also HOOKCTL_SECRETS_DIR, :-separated)').argParser(
+        (dir: string, previous: string[] | undefined) => [...(previous ?? []), dir],
+      ),
+    )
     .option('--no-color', 'no colours in output (also NO_COLOR)')
     .option('--debug', 'print stack traces for errors');
 }
@@ -17,5 +25,16 @@ export function addGlobalOptions(cmd: Command): Command {
 export function globalOptions(cmd: Command): GlobalOptions {
   const o = cmd.optsWithGlobals() as { databaseUrl?: string; color?: boolean; debug?: boolean };
   const color = o.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
-  return { databaseUrl: o.databaseUrl, color, debug: o.debug === true };
+  return { databaseUrl: o.databaseUrl, color, debug: o.debug === true, secretsDirs: secretsDirs(cmd) };
+}
+
+/**
+ * `--secrets-dir` given before and after the command name adds up; given at all, it replaces
+ * HOOKCTL_SECRETS_DIR (as a flag replaces its variable everywhere else). Relative to the cwd.
+ */
+function secretsDirs(cmd: Command): string[] {
+  const given: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) given.unshift(...((c.opts() as { secretsDir?: string[] }).secretsDir ?? []));
+  const dirs = given.length > 0 ? given : (process.env.HOOKCTL_SECRETS_DIR ?? '').split(':');
+  return dirs.filter((d) => d !== '').map((d) => path.resolve(d));
 }

@@ -22,7 +22,7 @@ export function registerPlan(program: Command): Command {
       const { db, keys } = await openState(g);
       let plan;
       try {
-        plan = await makePlan(db, keys, desired, { prune: opts.prune === true, env: process.env });
+        plan = await makePlan(db, keys, desired, { prune: opts.prune === true, env: process.env, secretsDirs: g.secretsDirs });
       } finally {
         await db.close();
       }

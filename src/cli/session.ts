@@ -11,7 +11,7 @@ import type { GlobalOptions } from './context.js';
 
 /** Manifests or exit 3 with every diagnostic printed; nothing of the state is touched before. */
 export function loadDesiredOrExit(paths: string[], g: GlobalOptions): DesiredState {
-  const { state, diagnostics, sources } = loadManifests(paths.length > 0 ? paths : ['.'], { cwd: process.cwd() });
+  const { state, diagnostics, sources } = loadManifests(paths.length > 0 ? paths : ['.'], { cwd: process.cwd(), secretsDirs: g.secretsDirs });
   if (diagnostics.length > 0) process.stderr.write(`${formatDiagnostics(diagnostics, 'text', { color: g.color, sources })}\n`);
   if (!state) throw new HookctlError('manifests are invalid; nothing was read from or written to the state', ExitCode.invalid);
   return state;

@@ -47,7 +47,7 @@ export function registerSimulate(program: Command): Command {
       if (loaded.scenarios.length === 0) throw new HookctlError('no scenarios to run', ExitCode.invalid, 'give scenario files or folders, e.g. hookctl simulate scenarios/');
 
       const { bindManifests } = await import('../../harness/manifest-binding.js');
-      const binding = bindManifests(loaded.scenarios, { manifests: flags.manifests, cwd });
+      const binding = bindManifests(loaded.scenarios, { manifests: flags.manifests, cwd, secretsDirs: g.secretsDirs });
       await reportDiagnostics(binding.diagnostics, new Map([...loaded.sources, ...binding.sources]), g);
       if (hasErrors(binding.diagnostics)) throw new HookctlError('scenarios cannot run against their manifests; nothing was run', ExitCode.invalid);
 
@@ -58,7 +58,7 @@ export function registerSimulate(program: Command): Command {
       const host = await EngineHost.start();
       let report: Awaited<ReturnType<typeof runScenarios>>;
       try {
-        report = await runScenarios(loaded.scenarios, host.targetFactory(desiredOf, { webhookTimeoutMs }), {
+        report = await runScenarios(loaded.scenarios, host.targetFactory(desiredOf, { webhookTimeoutMs, secretsDirs: g.secretsDirs }), {
           scenarioTimeoutMs: scenarioDeadlineMs(loaded.scenarios.map(desiredOf), webhookTimeoutMs),
         });
       } finally {

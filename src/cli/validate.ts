@@ -12,7 +12,8 @@ export function registerValidate(program: Command): Command {
     .argument('[paths...]', 'manifest files or folders', ['.'])
     .addOption(new Option('--format <format>', 'output format').choices(DIAGNOSTIC_FORMATS).default('text'))
     .action((paths: string[], opts: { format: DiagnosticFormat }, cmd: Command) => {
-      const { output, exitCode } = runValidate(paths, opts.format, globalOptions(cmd).color);
+      const g = globalOptions(cmd);
+      const { output, exitCode } = runValidate(paths, opts.format, g.color, process.cwd(), g.secretsDirs);
       process.stdout.write(output);
       // Not thrown: the diagnostics are the whole report, no `error:` line after them.
       process.exitCode = exitCode;
@@ -25,8 +26,9 @@ export function runValidate(
   format: DiagnosticFormat,
   color: boolean,
   cwd: string = process.cwd(),
+  secretsDirs: readonly string[] = [],
 ): { output: string; exitCode: number } {
-  const { state, diagnostics, sources } = loadManifests(paths, { cwd });
+  const { state, diagnostics, sources } = loadManifests(paths, { cwd, secretsDirs });
   let output = formatDiagnostics(diagnostics, format, { color, sources });
   if (format === 'text' && state) {
     const webhooks = state.policies.reduce(

@@ -30,11 +30,15 @@ interface WebhookFields {
 
 let schemaChecker: ((doc: YamlDocument) => Diagnostic[]) | undefined;
 
+/**
+ * `secretsDirs`: absolute folders that file refs may read besides each manifest's root
+ * (`--secrets-dir`); a ref leaving both, as written, is an error here, offline.
+ */
 export function loadManifests(
   paths: string[],
-  opts: { cwd: string },
+  opts: { cwd: string; secretsDirs?: readonly string[] },
 ): { state: DesiredState | null; diagnostics: Diagnostic[]; sources: Map<string, string> } {
-  const { files, diagnostics } = collectYamlFiles(paths, opts.cwd);
+  const { files, roots, diagnostics } = collectYamlFiles(paths, opts.cwd);
   const sources = new Map<string, string>();
   const documents: YamlDocument[] = [];
   for (const file of files) {
@@ -55,20 +59,27 @@ export function loadManifests(
 
   schemaChecker ??= createSchemaChecker(manifestSchema);
   for (const doc of documents) diagnostics.push(...schemaChecker(doc));
-  const checked = checkManifestSet(documents, { referencesComplete });
+  const refScope = (file: string) => ({ baseDir: path.dirname(path.resolve(opts.cwd, file)), root: roots.get(file)! });
+  const checked = checkManifestSet(documents, { referencesComplete, refScope, secretsDirs: opts.secretsDirs ?? [] });
   diagnostics.push(...checked.diagnostics);
 
   const sorted = sortDiagnostics(diagnostics, files);
-  const state = countBySeverity(sorted).errors === 0 ? desiredState(checked.entries, files, sources, opts.cwd) : null;
+  const state = countBySeverity(sorted).errors === 0 ? desiredState(checked.entries, files, sources, opts.cwd, refScope) : null;
   return { state, diagnostics: sorted, sources };
 }
 
 /** Only called once everything validated: the fields have the schema's shapes. */
-function desiredState(entries: ManifestEntries, files: string[], sources: Map<string, string>, cwd: string): DesiredState {
+function desiredState(
+  entries: ManifestEntries,
+  files: string[],
+  sources: Map<string, string>,
+  cwd: string,
+  refScope: (file: string) => { baseDir: string; root: string },
+): DesiredState {
   const connections = entries.connections.map((c): DesiredConnection => {
     const f = c.fields as unknown as ConnectionFields;
-    const baseDir = path.dirname(path.resolve(cwd, c.doc.file));
-    const secret = (s: string | SecretRef): SecretInput => (typeof s === 'string' ? { value: s } : { ref: s, baseDir });
+    const scope = refScope(c.doc.file);
+    const secret = (s: string | SecretRef): SecretInput => (typeof s === 'string' ? { value: s } : { ref: s, ...scope });
     return withLazySpan(c, {
       key: c.key!,
       name: f.name,

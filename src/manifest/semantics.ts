@@ -7,7 +7,9 @@
 import { resolveKey } from '../model/keys.js';
 import { type Phase, PHASES } from '../model/types.js';
 import { type Diagnostic, formatPath, formatPosition } from './diagnostics.js';
-import { checkWebhookUrl } from './secrets.js';
+import { checkWebhookUrl } from '../model/secrets.js';
+import { describeSecretInput, secretRefProblem } from './secrets.js';
+import type { SecretRef } from './types.js';
 import { didYouMean } from './suggest.js';
 import type { YamlDocument } from './yaml-source.js';
 
@@ -43,11 +45,16 @@ const PHASE_WORD: Record<Phase, string> = { pre: 'pre-execution', post: 'post-ex
 
 /**
  * `referencesComplete`: every document could be read, so a connection that is not found is
- * really undeclared (not hidden in a file with a syntax error).
+ * really undeclared (not hidden in a file with a syntax error). `refScope`: the folder a file's
+ * refs are relative to and its manifest root; with `secretsDirs`, where file refs may point.
  */
 export function checkManifestSet(
   docs: readonly YamlDocument[],
-  opts: { referencesComplete: boolean },
+  opts: {
+    referencesComplete: boolean;
+    refScope?: (file: string) => { baseDir: string; root: string };
+    secretsDirs?: readonly string[];
+  },
 ): { diagnostics: Diagnostic[]; entries: ManifestEntries } {
   const diagnostics: Diagnostic[] = [];
   const report = (entry: { doc: YamlDocument }, at: Segment[], code: string, message: string, hint?: string) =>
@@ -160,11 +167,33 @@ export function checkManifestSet(
     if (reason) report(c, [...c.path, 'secrets', 'url'], 'invalid-url', `url is not allowed: ${reason}`);
   }
 
+  // Refs that are refused as written: a reserved variable, a file path leaving the root.
+  if (opts.refScope) {
+    for (const c of entries.connections) {
+      const secrets = asFields(c.fields.secrets);
+      for (const field of ['url', 'authorization']) {
+        const ref = asSecretRef(secrets?.[field]);
+        if (!ref) continue;
+        const input = { ref, ...opts.refScope(c.doc.file) };
+        const problem = secretRefProblem(input, opts.secretsDirs ?? []);
+        if (problem) report(c, [...c.path, 'secrets', field], problem.code, `secrets.${field}: ${describeSecretInput(input)} ${problem.reason}`, problem.hint);
+      }
+    }
+  }
+
   return { diagnostics, entries };
 }
 
 function where(e: Entry): string {
   return formatPosition(e.doc.spanOf(e.keyPath));
+}
+
+/** A well-formed ref; a malformed one is the schema's to report. */
+function asSecretRef(value: unknown): SecretRef | undefined {
+  const fields = asFields(value);
+  if (typeof fields?.env === 'string' && fields.env !== '') return { env: fields.env };
+  if (typeof fields?.file === 'string' && fields.file !== '') return { file: fields.file };
+  return undefined;
 }
 
 function asFields(value: unknown): Fields | undefined {

@@ -4,8 +4,13 @@ import type { SourceSpan } from './diagnostics.js';
 
 export type SecretRef = { env: string } | { file: string };
 
-/** A secret as the manifest gives it: a literal (only `url` may be one) or a ref to resolve. */
-export type SecretInput = { value: string } | { ref: SecretRef; baseDir: string }; // baseDir: the manifest file's folder
+/**
+ * A secret as the manifest gives it: a literal (only `url` may be one) or a ref to resolve.
+ * `baseDir`: the manifest file's folder (file refs are relative to it); `root`: the manifest
+ * root, the folder named on the command line (or the folder of a file named there) that the
+ * manifest was found through; a file ref must stay inside it or inside a secrets dir.
+ */
+export type SecretInput = { value: string } | { ref: SecretRef; baseDir: string; root: string };
 
 export interface DesiredConnection extends ConnectionConfig {
   secrets: { url: SecretInput; authorization: SecretInput };

@@ -207,19 +207,23 @@ function spanOfPath(
  * to users: relative to `cwd` when inside it, else absolute; resolve against `cwd` to read.
  * Folders are read recursively and their files sorted by path; inside folders, hidden
  * entries and node_modules are skipped. A file named explicitly is read whatever its extension.
+ * `roots`: per file (as in `files`), the absolute folder it was found through: the folder named,
+ * or the folder of the file named (the first such path when several lead to the file).
  */
-export function collectYamlFiles(paths: string[], cwd: string): { files: string[]; diagnostics: Diagnostic[] } {
+export function collectYamlFiles(paths: string[], cwd: string): { files: string[]; roots: Map<string, string>; diagnostics: Diagnostic[] } {
   const files: string[] = [];
+  const roots = new Map<string, string>();
   const seen = new Set<string>();
   const diagnostics: Diagnostic[] = [];
   const display = (abs: string) => {
     const rel = path.relative(cwd, abs);
     return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel.split(path.sep).join('/');
   };
-  const add = (abs: string) => {
+  const add = (abs: string, root: string) => {
     if (!seen.has(abs)) {
       seen.add(abs);
       files.push(display(abs));
+      roots.set(display(abs), root);
     }
   };
 
@@ -240,7 +244,7 @@ export function collectYamlFiles(paths: string[], cwd: string): { files: string[
       continue;
     }
     if (!stat.isDirectory()) {
-      add(abs);
+      add(abs, path.dirname(abs));
       continue;
     }
     const found = walkYamlFiles(abs);
@@ -253,9 +257,9 @@ export function collectYamlFiles(paths: string[], cwd: string): { files: string[
         path: '',
       });
     }
-    found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).forEach(add);
+    found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).forEach((f) => add(f, abs));
   }
-  return { files, diagnostics };
+  return { files, roots, diagnostics };
 }
 
 function walkYamlFiles(dir: string, visited = new Set<string>()): string[] {

@@ -15,7 +15,9 @@ import {
   deleteConnections,
   deletePolicies,
   readState,
+  refreshFingerprints,
   saveWebhookLists,
+  storeFingerprints,
   upsertConnections,
   upsertPolicies,
   type StoredState,
@@ -24,7 +26,7 @@ import { SECRET_FIELDS } from '../model/types.js';
 import type { DesiredState } from '../manifest/types.js';
 import { describeSecretInput } from '../manifest/secrets.js';
 import { ExitCode, HookctlError } from '../errors.js';
-import type { Plan } from './plan-types.js';
+import type { Plan, SecretFingerprints } from './plan-types.js';
 import { computePlan } from './diff.js';
 import { resolveSecrets, type ResolvedSecrets } from './secrets.js';
 
@@ -32,6 +34,8 @@ export interface ApplyOptions {
   lockTimeoutMs: number;
   actor: string;
   env: Record<string, string | undefined>;
+  /** Folders file refs may read besides their manifest root (`--secrets-dir`). */
+  secretsDirs?: readonly string[];
 }
 
 export interface ApplyResult {
@@ -54,14 +58,14 @@ export interface ApplyManifestsOptions extends ApplyOptions {
 }
 
 export async function applyManifests(db: Database, keys: Keys, desired: DesiredState, opts: ApplyManifestsOptions): Promise<ApplyResult> {
-  const resolved = resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env);
+  const resolved = resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env, opts.secretsDirs);
   const planAgainst = (stored: StoredState) =>
     computePlan({ desired, fingerprints: resolved.fingerprints, stored, prune: opts.prune, now: new Date().toISOString() });
 
-  const reviewed = planAgainst(await readState(db.knex));
+  const reviewed = planAgainst(await readStateOf(db.knex, keys));
   if (reviewed.changes.length === 0 || !(await opts.approve(reviewed))) return { plan: reviewed, serial: reviewed.state_serial, applied: false };
   return withStateLock(db, opts.lockTimeoutMs, async (trx) => {
-    const state = await readState(trx);
+    const state = await readStateOf(trx, keys);
     let plan = reviewed;
     if (state.serial !== reviewed.state_serial) {
       if (!opts.onReplan) throw stateMoved(reviewed.state_serial, state.serial, 'the state changed while the plan was reviewed');
@@ -75,7 +79,7 @@ export async function applyManifests(db: Database, keys: Keys, desired: DesiredS
 
 export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
   // Secrets are re-resolved now: the plan holds only refs and fingerprints.
-  const resolved = resolveSecrets(Object.entries(plan.secret_refs), keys, opts.env);
+  const resolved = resolveSecrets(Object.entries(plan.secret_refs), keys, opts.env, opts.secretsDirs);
   for (const [connection, planned] of Object.entries(plan.secret_fingerprints)) {
     for (const field of SECRET_FIELDS) {
       if (resolved.fingerprints.get(connection)?.[field] !== planned[field]) {
@@ -89,7 +93,7 @@ export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts:
     }
   }
   return withStateLock(db, opts.lockTimeoutMs, async (trx) => {
-    const state = await readState(trx);
+    const state = await readStateOf(trx, keys);
     if (state.state_id !== plan.state_id) {
       throw new HookctlError(
         `saved plan was made against another state database (${plan.state_id}; this one is ${state.state_id})`,
@@ -103,13 +107,28 @@ export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts:
   });
 }
 
+/** The state with every stored secret fingerprint in the current form (see refreshFingerprints). */
+async function readStateOf(q: Knex | Knex.Transaction, keys: Keys): Promise<StoredState & { refreshed: Map<string, SecretFingerprints> }> {
+  const state = await readState(q);
+  return { ...state, refreshed: refreshFingerprints(keys, state.connections) };
+}
+
 function stateMoved(planned: number, now: number, what: string): HookctlError {
   return new HookctlError(`${what} (serial ${planned} → ${now}); nothing was applied`, ExitCode.stalePlan, 'run hookctl plan again');
 }
 
-async function writePlan(trx: Knex.Transaction, keys: Keys, plan: Plan, state: StoredState, resolved: ResolvedSecrets, opts: ApplyOptions): Promise<number> {
+async function writePlan(
+  trx: Knex.Transaction,
+  keys: Keys,
+  plan: Plan,
+  state: StoredState & { refreshed: Map<string, SecretFingerprints> },
+  resolved: ResolvedSecrets,
+  opts: ApplyOptions,
+): Promise<number> {
   const now = new Date().toISOString();
   const { writes } = plan;
+  // Fingerprints of the old kind are replaced as the apply goes by: the secrets stay as they are.
+  await storeFingerprints(trx, state.refreshed);
   await upsertConnections(
     trx,
     writes.connections.map(({ write_secrets, ...config }) => ({

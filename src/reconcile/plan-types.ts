@@ -6,7 +6,8 @@
 import type { SecretInput } from '../manifest/types.js';
 import type { ConnectionConfig, HttpsSecrets, Origin, Phase, Policy, Webhook } from '../model/types.js';
 
-export const PLAN_FORMAT_VERSION = 1;
+/** 2: secret fingerprints bound to connection and field; file refs carry their manifest root. */
+export const PLAN_FORMAT_VERSION = 2;
 
 export interface FieldChange {
   field: string;

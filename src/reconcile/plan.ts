@@ -1,23 +1,25 @@
 import type { DesiredState } from '../manifest/types.js';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
-import { readState } from '../state/config-store.js';
+import { readState, refreshFingerprints } from '../state/config-store.js';
 import { computePlan } from './diff.js';
 import type { Plan } from './plan-types.js';
 import { resolveSecrets } from './secrets.js';
 
-/** Resolve the declared secrets (exit 1 naming an unresolvable ref), read the state, diff. */
+/** Resolve the declared secrets (exit 1 naming every unresolvable ref), read the state, diff. */
 export async function makePlan(
   db: Database,
   keys: Keys,
   desired: DesiredState,
-  opts: { prune: boolean; env: Record<string, string | undefined> },
+  opts: { prune: boolean; env: Record<string, string | undefined>; secretsDirs?: readonly string[] },
 ): Promise<Plan> {
   const { fingerprints } = resolveSecrets(
     desired.connections.map((c) => [c.key, c.secrets]),
     keys,
     opts.env,
+    opts.secretsDirs,
   );
   const stored = await readState(db.knex);
+  refreshFingerprints(keys, stored.connections);
   return computePlan({ desired, fingerprints, stored, prune: opts.prune, now: new Date().toISOString() });
 }

@@ -13,7 +13,7 @@ import { PLAN_FORMAT_VERSION, type Plan } from './plan-types.js';
 
 export type SignedPlan = Plan & { signature: string };
 
-/** The plan as a portable, signed document: file-ref folders relative to `cwd`. */
+/** The plan as a portable, signed document: file-ref folders (and roots) relative to `cwd`. */
 export function planDocument(plan: Plan, cwd: string, keys: Keys): SignedPlan {
   const doc = mapBaseDirs(plan, (dir) => path.relative(cwd, dir) || '.');
   return { ...doc, signature: sign(keys, doc) };
@@ -55,7 +55,7 @@ function sign(keys: Keys, plan: Plan): string {
 }
 
 function mapBaseDirs(plan: Plan, fn: (dir: string) => string): Plan {
-  const mapInput = (input: SecretInput): SecretInput => ('ref' in input ? { ...input, baseDir: fn(input.baseDir) } : input);
+  const mapInput = (input: SecretInput): SecretInput => ('ref' in input ? { ...input, baseDir: fn(input.baseDir), root: fn(input.root) } : input);
   const refs: Plan['secret_refs'] = {};
   for (const [connection, inputs] of Object.entries(plan.secret_refs)) {
     refs[connection] = { url: mapInput(inputs.url), authorization: mapInput(inputs.authorization) };

@@ -1,7 +1,7 @@
 /** Resolving declared secret refs and fingerprinting the values; values never leave memory. */
-import { resolveConnectionSecrets } from '../manifest/secrets.js';
+import { resolveAllSecrets } from '../manifest/secrets.js';
 import type { SecretInput } from '../manifest/types.js';
-import { fingerprint } from '../state/crypto.js';
+import { fingerprintSecrets } from '../state/config-store.js';
 import type { Keys } from '../state/keys.js';
 import type { HttpsSecrets } from '../model/types.js';
 import type { SecretFingerprints } from './plan-types.js';
@@ -13,18 +13,18 @@ export interface ResolvedSecrets {
   fingerprints: Map<string, SecretFingerprints>;
 }
 
-/** Every connection's secrets (exit 1 naming an unresolvable ref, exit 3 for a bad URL). */
-export function resolveSecrets(refs: Iterable<[string, SecretRefs]>, keys: Keys, env: Record<string, string | undefined>): ResolvedSecrets {
-  const values = new Map<string, HttpsSecrets>();
+/**
+ * Every connection's secrets, or every problem at once (exit 1 when a ref cannot be resolved,
+ * exit 3 for a ref or value that breaks the rules). `secretsDirs`: see `--secrets-dir`.
+ */
+export function resolveSecrets(
+  refs: Iterable<[string, SecretRefs]>,
+  keys: Keys,
+  env: Record<string, string | undefined>,
+  secretsDirs: readonly string[] = [],
+): ResolvedSecrets {
+  const values = resolveAllSecrets(refs, env, secretsDirs);
   const fingerprints = new Map<string, SecretFingerprints>();
-  for (const [connection, inputs] of refs) {
-    const secrets = resolveConnectionSecrets(connection, inputs, env);
-    values.set(connection, secrets);
-    fingerprints.set(connection, fingerprintSecrets(keys, secrets));
-  }
+  for (const [connection, secrets] of values) fingerprints.set(connection, fingerprintSecrets(keys, connection, secrets));
   return { values, fingerprints };
-}
-
-export function fingerprintSecrets(keys: Keys, secrets: HttpsSecrets): SecretFingerprints {
-  return { url: fingerprint(keys.fingerprint, secrets.url), authorization: fingerprint(keys.fingerprint, secrets.authorization) };
 }

@@ -15,7 +15,7 @@ import {
   type StoredWebhook,
   type Webhook,
 } from '../model/types.js';
-import { decryptJson, fingerprint } from './crypto.js';
+import { decryptJson, fingerprint, SECRET_FINGERPRINT_PREFIX, secretFingerprint } from './crypto.js';
 import type { Keys } from './keys.js';
 
 export { appendRevision, readHistory, type Revision } from './history.js';
@@ -315,6 +315,47 @@ async function updateWebhooks(trx: Knex.Transaction, hooks: StoredWebhook[], now
 
 export function decryptConnectionSecrets(keys: Keys, conn: StoredConnection): HttpsSecrets | null {
   return conn.secrets_encrypted === null ? null : decryptJson<HttpsSecrets>(keys.secrets, conn.secrets_encrypted);
+}
+
+/** The keyed fingerprints of a connection's secrets (see secretFingerprint). */
+export function fingerprintSecrets(keys: Keys, connection: string, secrets: HttpsSecrets): Required<SecretFingerprints> {
+  return {
+    url: secretFingerprint(keys.fingerprint, connection, 'url', secrets.url),
+    authorization: secretFingerprint(keys.fingerprint, connection, 'authorization', secrets.authorization),
+  };
+}
+
+/**
+ * States written before fingerprints were bound to their connection and field hold the old
+ * kind, which never equals a new one: compared as stored, every secret would look changed. No
+ * migration can recompute them (it has no master key), so they are recomputed here, in memory,
+ * from the decrypted secrets, before anything compares them. Returns the connections whose
+ * fingerprints were recomputed; a write under the state lock may store them (storeFingerprints).
+ */
+export function refreshFingerprints(keys: Keys, connections: Map<string, StoredConnection>): Map<string, Required<SecretFingerprints>> {
+  const refreshed = new Map<string, Required<SecretFingerprints>>();
+  for (const conn of connections.values()) {
+    const current = Object.values(conn.secret_fingerprints).every((fp) => fp?.startsWith(SECRET_FINGERPRINT_PREFIX));
+    if (current && Object.keys(conn.secret_fingerprints).length > 0) continue;
+    const secrets = decryptConnectionSecrets(keys, conn);
+    if (!secrets) continue;
+    const fingerprints = fingerprintSecrets(keys, conn.key, secrets);
+    conn.secret_fingerprints = fingerprints;
+    refreshed.set(conn.key, fingerprints);
+  }
+  return refreshed;
+}
+
+/** Replaces stored fingerprints (only that column; the secrets stay). */
+export async function storeFingerprints(trx: Knex.Transaction, fingerprints: Map<string, SecretFingerprints>): Promise<void> {
+  if (fingerprints.size === 0) return;
+  const rows = selectJsonRows(trx, [
+    ['key', 'text'],
+    ['secret_fingerprints', 'text'],
+  ]);
+  await trx.raw(`UPDATE connections SET secret_fingerprints = v.secret_fingerprints FROM (${rows}) AS v WHERE connections.key = v.key`, [
+    JSON.stringify([...fingerprints].map(([key, fp]) => [key, JSON.stringify(fp)])),
+  ]);
 }
 
 interface ConnectionRow extends Omit<StoredConnection, 'disabled' | 'secret_fingerprints'> {

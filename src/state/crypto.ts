@@ -27,9 +27,25 @@ export function decryptJson<T>(key: Buffer, blob: string): T {
 }
 
 /**
- * Keyed fingerprint of a secret value: comparable across plan and apply, useless to anyone
- * without the master key. Prefixed so that a reader knows it is not the value.
+ * Keyed fingerprint of a value: comparable across plan and apply, useless to anyone without the
+ * master key. Prefixed so that a reader knows it is not the value. Secrets use
+ * `secretFingerprint`, which also binds where the value is used.
  */
 export function fingerprint(key: Buffer, value: string): string {
   return `hmac-sha256:${crypto.createHmac('sha256', key).update(value, 'utf8').digest('base64url').slice(0, 32)}`;
+}
+
+/** What every current secret fingerprint starts with; one without it was made the old way. */
+export const SECRET_FINGERPRINT_PREFIX = 'hmac-sha256/v2:';
+
+/**
+ * Keyed fingerprint of one connection's secret field. The connection key and field are part of
+ * the input, so that two connections sharing a secret do not store equal fingerprints (which
+ * would tell a database reader that the secret is reused). Length-prefixed: no two different
+ * (connection, field, value) triples hash the same input.
+ */
+export function secretFingerprint(key: Buffer, connection: string, field: string, value: string): string {
+  const hmac = crypto.createHmac('sha256', key).update('hookctl-secret/v2\n');
+  for (const part of [connection, field]) hmac.update(`${Buffer.byteLength(part, 'utf8')}:`).update(part, 'utf8');
+  return `${SECRET_FINGERPRINT_PREFIX}${hmac.update(value, 'utf8').digest('base64url').slice(0, 32)}`;
 }

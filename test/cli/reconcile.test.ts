@@ -123,7 +123,7 @@ describe.each(['sqlite', 'postgres'] as const)('reconcile loop on %s', (name) =>
     const r = await cli(['plan', '--json']);
     const plan = JSON.parse(r.stdout);
     expect(plan.summary).toEqual({ add: 0, change: 0, delete: 0, move: 1 });
-    expect(plan.format_version).toBe(1);
+    expect(plan.format_version).toBe(2);
     const human = await cli(['plan']);
     expect(human.stdout).toMatch(/↕ (identity_lookup|wake_up_snowflake_db) {2}\(\d → \d\)/);
     expect((await cli(['apply', '--auto-approve'])).code).toBe(0);

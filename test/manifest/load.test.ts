@@ -45,7 +45,7 @@ describe('a valid manifest', () => {
       timeout_ms: null,
       secrets: {
         url: { value: 'https://identity.example.com/hook' },
-        authorization: { ref: { env: 'IDENTITY_TOKEN' }, baseDir: cwd },
+        authorization: { ref: { env: 'IDENTITY_TOKEN' }, baseDir: cwd, root: cwd },
       },
     });
     expect(conn!.span).toMatchObject({ file: 'hooks.yaml', line: 2, column: 5, end_line: 7 });
@@ -101,7 +101,7 @@ describe('a valid manifest', () => {
     const text = VALID.replace('url: https://identity.example.com/hook', 'url: { file: ../secrets/url.txt }');
     const { state, cwd, diagnostics } = load({ 'team/a/hooks.yaml': text });
     expect(diagnostics).toEqual([]);
-    expect(state!.connections[0]!.secrets.url).toEqual({ ref: { file: '../secrets/url.txt' }, baseDir: path.join(cwd, 'team/a') });
+    expect(state!.connections[0]!.secrets.url).toEqual({ ref: { file: '../secrets/url.txt' }, baseDir: path.join(cwd, 'team/a'), root: cwd });
   });
 
   test('declarations are collected across files and documents, in file then document order', () => {
@@ -368,8 +368,8 @@ describe('the examples', () => {
     expect(diagnostics).toEqual([]);
     expect(state!.connections.map((c) => c.secrets)).toEqual([
       {
-        url: { ref: { file: 'secrets/identity-url.txt' }, baseDir: path.join(repo, 'examples/quickstart') },
-        authorization: { ref: { file: 'secrets/identity-token.txt' }, baseDir: path.join(repo, 'examples/quickstart') },
+        url: { ref: { file: 'secrets/identity-url.txt' }, baseDir: path.join(repo, 'examples/quickstart'), root: path.join(repo, 'examples/quickstart') },
+        authorization: { ref: { file: 'secrets/identity-token.txt' }, baseDir: path.join(repo, 'examples/quickstart'), root: path.join(repo, 'examples/quickstart') },
       },
     ]);
     const [policy] = state!.policies;

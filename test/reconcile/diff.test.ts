@@ -56,7 +56,7 @@ function desired(policies: DesiredState['policies'], connections = ['conn']): De
       description: null,
       disabled: false,
       timeout_ms: null,
-      secrets: { url: { value: 'https://x.example.com' }, authorization: { ref: { env: 'T' }, baseDir: '/' } },
+      secrets: { url: { value: 'https://x.example.com' }, authorization: { ref: { env: 'T' }, baseDir: '/', root: '/' } },
       span,
     })),
     policies,

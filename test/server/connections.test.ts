@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshBackends } from '../helpers/backends.js';
 import { decryptConnectionSecrets, readState } from '../../src/state/config-store.js';
+import { fingerprint } from '../../src/state/crypto.js';
 import { expectStatus, resetState, serial, startServer, type TestServer } from './api.js';
 import { CONNECTION, POLICY, PRE_ONE_WAY, SECRET_AUTHORIZATION, SECRET_URL, pre, seedFixtures } from './fixtures.js';
 
@@ -130,7 +131,7 @@ describe.each(['sqlite', 'postgres'] as const)('connections and policies on %s',
       expect(columns).not.toContain(SECRET_AUTHORIZATION);
       const stored = (await readState(s.db.knex)).connections.get(HTTPS.key)!;
       expect(decryptConnectionSecrets(s.keys, stored)).toEqual({ url: SECRET_URL, authorization: SECRET_AUTHORIZATION });
-      expect(stored.secret_fingerprints).toEqual({ url: expect.stringMatching(/^hmac-sha256:/), authorization: expect.stringMatching(/^hmac-sha256:/) });
+      expect(stored.secret_fingerprints).toEqual({ url: expect.stringMatching(/^hmac-sha256\/v2:/), authorization: expect.stringMatching(/^hmac-sha256\/v2:/) });
 
       expect(await serial(s.db)).toBe(before + 1);
       const revisions = (await s.db.knex('revisions').orderBy('serial').select()) as { actor: string; changes: string }[];
@@ -176,6 +177,50 @@ describe.each(['sqlite', 'postgres'] as const)('connections and policies on %s',
       }
       expect((await put({ url: 'http://127.0.0.1:8080/hook', authorization: SECRET_AUTHORIZATION })).status).toBe(200);
       expect((await put({ url: 'http://localhost/hook', authorization: SECRET_AUTHORIZATION })).status).toBe(200);
+    });
+
+    it('rejects (422) an authorization with CR, LF or NUL and a url with a user or password; stores nothing, quotes nothing', async () => {
+      const before = await serial(s.db);
+      const badAuthorization = ['Bearer planted-crlf-token\r\nX-Injected: 1', 'Bearer planted-lf-token\nX', 'Bearer planted-cr-token\rX', 'Bearer planted-nul-token\u0000'];
+      for (const authorization of badAuthorization) {
+        const res = await put({ url: SECRET_URL, authorization });
+        expect([res.status, res.body]).toEqual([
+          422,
+          { detail: [{ loc: ['body', 'authorization'], msg: 'it contains a line break (CR or LF) or a NUL character, which a header value cannot hold', type: 'value_error' }] },
+        ]);
+      }
+      const badUrls = ['https://alice:planted-pw@example.com/hook', 'https://alice@example.com/hook', 'http://bob:planted-pw@127.0.0.1:8080/hook'];
+      for (const url of badUrls) {
+        const res = await put({ url, authorization: SECRET_AUTHORIZATION });
+        expect([res.status, res.body]).toEqual([
+          422,
+          { detail: [{ loc: ['body', 'url'], msg: 'it carries a user name or password; put credentials in authorization instead', type: 'value_error.url' }] },
+        ]);
+      }
+      const both = await put({ url: badUrls[0], authorization: badAuthorization[0] });
+      expect((both.body as { detail: { loc: unknown[] }[] }).detail.map((d) => d.loc)).toEqual([
+        ['body', 'url'],
+        ['body', 'authorization'],
+      ]);
+      expect(await serial(s.db)).toBe(before);
+      expect((await readState(s.db.knex)).connections.get(HTTPS.key)!.secrets_encrypted).toBeNull();
+      for (const text of s.seenBodies) for (const planted of ['planted-', 'alice', 'X-Injected']) expect(text).not.toContain(planted);
+    });
+
+    it('two connections with the same secrets store different fingerprints; fingerprints of the old kind are no change', async () => {
+      expectStatus(await s.request('PATCH', '/api/v1/connection', { body: [{ ...HTTPS, key: 'other_key' }] }), 200);
+      expectStatus(await put({ url: SECRET_URL, authorization: SECRET_AUTHORIZATION }), 200);
+      expectStatus(await put({ url: SECRET_URL, authorization: SECRET_AUTHORIZATION }, 'other_key'), 200);
+      const rows = (await s.db.knex('connections').orderBy('key').select('key', 'secret_fingerprints')) as { secret_fingerprints: string }[];
+      const [a, b] = rows.map((r) => JSON.parse(r.secret_fingerprints) as { url: string; authorization: string });
+      expect(a!.url).not.toBe(b!.url);
+      expect(a!.authorization).not.toBe(b!.authorization);
+
+      // A state written before fingerprints were bound to connection and field.
+      await s.db.knex('connections').update({ secret_fingerprints: JSON.stringify({ url: fingerprint(s.keys.fingerprint, SECRET_URL), authorization: fingerprint(s.keys.fingerprint, SECRET_AUTHORIZATION) }) });
+      const before = await serial(s.db);
+      expectStatus(await put({ url: SECRET_URL, authorization: SECRET_AUTHORIZATION }), 200);
+      expect(await serial(s.db)).toBe(before);
     });
 
     it('answers 404 for an unknown connection', async () => {

@@ -6,12 +6,20 @@ import type { FastifyInstance } from 'fastify';
 import { PHASES, type ConnectionConfig, type HttpsSecrets } from '../../model/types.js';
 import { connectionNotFound, FidesError } from '../../model/webhook-lists.js';
 import { resolveKey } from '../../model/keys.js';
-import { checkWebhookUrl } from '../../manifest/secrets.js';
-import { fingerprintSecrets } from '../../reconcile/secrets.js';
+import { checkSecretValue } from '../../model/secrets.js';
 import type { FieldChange, ResourceChange } from '../../reconcile/plan-types.js';
 import { connectionConfig, connectionFieldChanges } from '../../reconcile/diff.js';
 import { encryptJson } from '../../state/crypto.js';
-import { deleteConnections, readConnections, upsertConnections, type ConnectionWrite, type StoredConnection, type StoredState } from '../../state/config-store.js';
+import {
+  deleteConnections,
+  fingerprintSecrets,
+  readConnections,
+  refreshFingerprints,
+  upsertConnections,
+  type ConnectionWrite,
+  type StoredConnection,
+  type StoredState,
+} from '../../state/config-store.js';
 import { PAGE_QUERY, paginate, presentConnectionDetail, type PageQuery } from '../present.js';
 import { writeState } from '../state-writes.js';
 import { bodySchema, fidesKeyParams, RequestValidationError } from '../validation.js';
@@ -101,13 +109,16 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
       await writeState(deps, async ({ trx, state, now }) => {
         const before = requireConnection(state.connections, key);
         // After the 404: an unknown connection is reported as such whatever the body holds.
-        const reason = checkWebhookUrl(secrets.url);
-        // Fides stores any string here and fails when the webhook runs; hookctl refuses it now.
-        if (reason) {
-          const msg = `${reason}; webhook URLs are checked when they are set, not when a privacy request calls them`;
-          throw new RequestValidationError([{ loc: ['body', 'url'], msg, type: 'value_error.url' }]);
-        }
-        const fingerprints = fingerprintSecrets(keys, secrets);
+        const problems = (['url', 'authorization'] as const).flatMap((field) => {
+          const reason = checkSecretValue(field, secrets[field]);
+          if (!reason) return [];
+          // Fides stores any URL here and fails when the webhook runs; hookctl refuses it now.
+          if (field === 'url') return [{ loc: ['body', field], msg: `${reason}; webhook URLs are checked when they are set, not when a privacy request calls them`, type: 'value_error.url' }];
+          return [{ loc: ['body', field], msg: reason, type: 'value_error' }];
+        });
+        if (problems.length > 0) throw new RequestValidationError(problems);
+        refreshFingerprints(keys, new Map([[key, before]]));
+        const fingerprints = fingerprintSecrets(keys, key, secrets);
         const fields: FieldChange[] = (['url', 'authorization'] as const)
           .filter((f) => before.secret_fingerprints[f] !== fingerprints[f])
           .map((f) => ({ field: `secrets.${f}`, sensitive: true }));
