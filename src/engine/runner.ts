@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import type { Phase } from '../model/types.js';
 import type { Keys } from '../state/keys.js';
 import type { RunnableWebhook } from './config-source.js';
@@ -124,6 +125,7 @@ class Execution {
         ? await issueReplyToken(this.ctx.keys.replyToken, { webhookId: hook.id, privacyRequestId: this.row.id }, this.ctx.resumeTimeoutMinutes, started)
         : undefined;
     const result = await this.ctx.client.call({
+      id: webhookCallId(this.row, hook.id),
       url: hook.secrets.url,
       authorization: hook.secrets.authorization,
       body: { privacy_request_id: this.row.id, direction: hook.direction, callback_type: phase, identity },
@@ -174,6 +176,17 @@ class Execution {
   private async release(): Promise<void> {
     await this.save(RELEASED).catch(unlessLeaseLost);
   }
+}
+
+/**
+ * The id of a webhook call: the request, the webhook and how far the request's timeline had
+ * come when the call was made (every committed result advances event_seq). A call made again
+ * because its result was never committed (a crash, a lost lease) has the same three, so the same
+ * id; any later call — the next webhook, a retry — has another.
+ */
+export function webhookCallId(row: Pick<RequestRow, 'id' | 'event_seq'>, webhookId: string): string {
+  const digest = crypto.createHash('sha256').update(`${row.id}\n${row.event_seq}\n${webhookId}`).digest('base64url');
+  return `msg_${digest.slice(0, 27)}`;
 }
 
 const RELEASED = { lease_owner: null, lease_expires_at: null } as const;

@@ -1,6 +1,9 @@
 import { Agent } from 'undici';
 import type { Direction, Phase } from '../model/types.js';
 import type { Identity } from './identity.js';
+import { hookctlVersion } from '../version.js';
+
+const USER_AGENT = `hookctl/${hookctlVersion()}`;
 
 /** Timeout of one webhook call unless the server/CLI or the connection says otherwise. */
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 30_000;
@@ -17,6 +20,11 @@ export interface WebhookBody {
 }
 
 export interface WebhookCall {
+  /**
+   * Sent as `webhook-id` (the Standard Webhooks header): the same for a call delivered again after
+   * a crash, another for every other call, so that receivers can deduplicate.
+   */
+  id: string;
   url: string;
   /** Sent verbatim as `Authorization`. */
   authorization: string;
@@ -56,7 +64,12 @@ export class WebhookClient {
     const callerAborted = () => controller.abort(call.signal!.reason);
     if (call.signal?.aborted) callerAborted();
     else call.signal?.addEventListener('abort', callerAborted, { once: true });
-    const headers: Record<string, string> = { 'Content-Type': 'application/json', Authorization: call.authorization };
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/json',
+      Authorization: call.authorization,
+      'webhook-id': call.id,
+      'User-Agent': USER_AGENT,
+    };
     if (call.replyTo) {
       headers['reply-to'] = call.replyTo.path;
       headers['reply-to-token'] = call.replyTo.token;

@@ -522,6 +522,9 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
       const done = await view(id);
       expect(done.status).toBe('complete');
       expect([a, flaky, p].map((url) => receiver.callsTo(url).length)).toEqual([2, 2, 1]);
+      // A retry calls again: new calls, new webhook ids.
+      const ids = [a, flaky].flatMap((url) => receiver.callsTo(url).map((c) => c.headers['webhook-id']));
+      expect(new Set(ids).size).toBe(4);
       expect(outcomes(done).map((o) => o.split(':').at(-1))).toEqual(['continue', 'error', 'retried', 'continue', 'continue', 'executed', 'continue']);
     });
 

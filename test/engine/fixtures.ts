@@ -192,7 +192,13 @@ export function expectWebhookCall(
   const replyHeaders = expected.replyTo
     ? { 'reply-to': `/privacy-request/${expected.body.privacy_request_id}/resume`, 'reply-to-token': expect.stringMatching(/^[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+$/) }
     : {};
-  expect(ours).toStrictEqual({ 'content-type': 'application/json', authorization: expected.authorization ?? AUTHORIZATION, ...replyHeaders });
+  expect(ours).toStrictEqual({
+    'content-type': 'application/json',
+    authorization: expected.authorization ?? AUTHORIZATION,
+    'webhook-id': expect.stringMatching(/^msg_[\w-]{27}$/),
+    ...replyHeaders,
+  });
+  expect(call!.headers['user-agent']).toMatch(/^hookctl\/\d+\.\d+\.\d+/);
   expect(call!.body).toStrictEqual(expected.body);
 }
 

@@ -49,6 +49,7 @@ afterAll(async () => {
 
 const call = (path: string, extra: Partial<WebhookCall> = {}): Promise<Awaited<ReturnType<WebhookClient['call']>>> =>
   client.call({
+    id: 'msg_test',
     url: `https://hooks.example.com${path}`,
     authorization: 'Bearer sim',
     body: { privacy_request_id: 'pri_1', direction: 'two_way', callback_type: 'pre', identity: { email: 'a@b.c', phone_number: null } },

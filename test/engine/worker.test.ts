@@ -122,6 +122,10 @@ describe.each(['sqlite', 'postgres'] as const)('%s: worker', (backendName) => {
     expect(done.status).toBe('complete');
     expect(receiver.callsTo(first)).toHaveLength(2);
     expect(receiver.callsTo(second)).toHaveLength(1);
+    // The call delivered again has the id of the first delivery; the next call has another.
+    const [delivered, again] = receiver.callsTo(first).map((c) => c.headers['webhook-id']);
+    expect(again).toBe(delivered);
+    expect(receiver.callsTo(second)[0]!.headers['webhook-id']).not.toBe(delivered);
 
     // The dead worker's call finally returns; it cannot write anything any more.
     receiver.releaseHanging();

@@ -194,7 +194,15 @@ describe.each(['sqlite', 'postgres'] as const)('connections and policies on %s',
         const res = await put({ url, authorization: SECRET_AUTHORIZATION });
         expect([res.status, res.body]).toEqual([
           422,
-          { detail: [{ loc: ['body', 'url'], msg: 'it carries a user name or password; put credentials in authorization instead', type: 'value_error.url' }] },
+          {
+            detail: [
+              {
+                loc: ['body', 'url'],
+                msg: 'it carries a user name or password; put credentials in authorization instead; webhook URLs are checked when they are set, not when a privacy request calls them',
+                type: 'value_error.url',
+              },
+            ],
+          },
         ]);
       }
       const both = await put({ url: badUrls[0], authorization: badAuthorization[0] });
