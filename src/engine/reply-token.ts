@@ -37,6 +37,7 @@ export async function issueReplyToken(
   subject: { webhookId: string; privacyRequestId: string },
   lifetimeMinutes: number,
   now: Date = new Date(),
+  jti: string = crypto.randomUUID(),
 ): Promise<IssuedReplyToken> {
   const claims: ReplyTokenClaims = {
     webhook_id: subject.webhookId,
@@ -44,7 +45,7 @@ export async function issueReplyToken(
     scopes: [RESUME_SCOPE],
     iat: Math.floor(now.getTime() / 1000),
     exp: (now.getTime() + lifetimeMinutes * 60_000) / 1000,
-    jti: crypto.randomUUID(),
+    jti,
   };
   return { token: encryptCompact(key, JSON.stringify(claims)), claims };
 }

@@ -5,7 +5,6 @@ import type { Direction } from '../model/types.js';
 import type { Identity } from './identity.js';
 
 export type RequestStatus = 'pending' | 'in_processing' | 'paused' | 'complete' | 'error';
-export const REQUEST_STATUSES: readonly RequestStatus[] = ['pending', 'in_processing', 'paused', 'complete', 'error'];
 
 /** Execution steps, in order: pre-execution webhooks, the execution step, post-execution webhooks. */
 export type Step = 'pre' | 'execute' | 'post';

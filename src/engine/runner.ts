@@ -120,12 +120,15 @@ class Execution {
     }
 
     const identity = requestIdentity(this.row);
+    const callId = webhookCallId(this.row, hook.id);
+    // The token's id is the call's: a receiver that acts on the first delivery of a call (and
+    // ignores its re-delivery by webhook-id) resumes with a token that is still the valid one.
     const reply =
       hook.direction === 'two_way' && phase === 'pre'
-        ? await issueReplyToken(this.ctx.keys.replyToken, { webhookId: hook.id, privacyRequestId: this.row.id }, this.ctx.resumeTimeoutMinutes, started)
+        ? await issueReplyToken(this.ctx.keys.replyToken, { webhookId: hook.id, privacyRequestId: this.row.id }, this.ctx.resumeTimeoutMinutes, started, callId)
         : undefined;
     const result = await this.ctx.client.call({
-      id: webhookCallId(this.row, hook.id),
+      id: callId,
       url: hook.secrets.url,
       authorization: hook.secrets.authorization,
       body: { privacy_request_id: this.row.id, direction: hook.direction, callback_type: phase, identity },

@@ -146,8 +146,12 @@ export function utcIso(value: string): string | null {
   const m = DATE_TIME.exec(value);
   if (!m) return null;
   const [y, mo, d, h, mi, sec = '0', frac = '0'] = m.slice(1, 8);
-  const local = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec), Number(frac.padEnd(3, '0').slice(0, 3)));
-  if (new Date(local).getUTCDate() !== Number(d)) return null;
+  // setUTCFullYear, not Date.UTC: the latter reads years 0-99 as 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  date.setUTCHours(Number(h), Number(mi), Number(sec), Number(frac.padEnd(3, '0').slice(0, 3)));
+  const local = date.getTime();
+  if (date.getUTCDate() !== Number(d)) return null;
   const offsetMin = m[9] ? (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) : 0;
   return new Date(local - offsetMin * 60_000).toISOString();
 }

@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ExitCode, HookctlError } from '../errors.js';
-import { checkSecretValue } from '../model/secrets.js';
+import { checkSecretValue, isStateFile } from '../model/secrets.js';
 import { SECRET_FIELDS, type HttpsSecrets } from '../model/types.js';
 import type { DesiredConnection, SecretInput, SecretRef } from './types.js';
 
@@ -37,9 +37,15 @@ export function isReservedEnvName(name: string): boolean {
   return upper.startsWith('HOOKCTL_') && !upper.startsWith('HOOKCTL_SECRET_');
 }
 
+const stateFileProblem: RefProblem = {
+  code: 'secret-file-is-state',
+  reason: "is hookctl's own state (its master key or database folder), never a secret",
+  hint: 'keep secrets in files of their own; hookctl refuses to send its master key or state anywhere',
+};
+
 export interface RefProblem {
   /** Diagnostic code for `validate`. */
-  code: 'reserved-env-ref' | 'secret-file-outside-root';
+  code: 'reserved-env-ref' | 'secret-file-outside-root' | 'secret-file-is-state';
   /** Follows the ref's description: `env NAME <reason>`. */
   reason: string;
   hint: string;
@@ -60,6 +66,7 @@ export function secretRefProblem(input: RefInput, secretsDirs: readonly string[]
     };
   }
   const file = path.resolve(input.baseDir, input.ref.file);
+  if (isStateFile(file)) return stateFileProblem;
   if ([input.root, ...secretsDirs].some((dir) => isInside(file, path.resolve(dir)))) return null;
   return {
     code: 'secret-file-outside-root',
@@ -106,6 +113,7 @@ function readConfinedFile(file: string, dirs: readonly string[], fail: (reason: 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw fail('does not exist', "file refs are relative to the manifest file's folder");
     throw fail('cannot be read', 'check the file and its permissions');
   }
+  if (isStateFile(real)) throw fail(stateFileProblem.reason, stateFileProblem.hint);
   if (!dirs.some((dir) => isInside(real, realDir(dir)))) {
     throw fail(
       `leads outside the manifest root and every secrets dir through a symlink (to ${real})`,

@@ -5,6 +5,20 @@
  */
 import type { HttpsSecrets } from './types.js';
 
+/**
+ * hookctl's own files beside an embedded state: the default state folder and the master key file
+ * (created beside any SQLite state). A secret ref may never read them: the manifest that declares
+ * the ref also declares where its value is sent.
+ */
+export const STATE_DIR_NAME = '.hookctl';
+export const MASTER_KEY_FILE_NAME = 'master.key';
+
+/** Whether a path (as written or resolved) is one of hookctl's own state files. */
+export function isStateFile(file: string): boolean {
+  const segments = file.split(/[\\/]+/);
+  return segments.includes(STATE_DIR_NAME) || segments.at(-1) === MASTER_KEY_FILE_NAME;
+}
+
 const LOOPBACK_HOST = /^(localhost|\[::1\]|127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
 
 /**

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { HookctlError } from '../errors.js';
 import { migrations } from './migrations/index.js';
 import { ensureDir } from '../fs-paths.js';
+import { STATE_DIR_NAME } from '../model/secrets.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -20,7 +21,7 @@ export interface DatabaseLocation {
   target: string;
 }
 
-export const DEFAULT_STATE_DIR = '.hookctl';
+export const DEFAULT_STATE_DIR = STATE_DIR_NAME;
 /** How long a SQLite statement waits for another connection's lock before SQLITE_BUSY. */
 const SQLITE_BUSY_TIMEOUT_MS = 5000;
 

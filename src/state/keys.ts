@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { DatabaseLocation } from './database.js';
 import { ensureDir } from '../fs-paths.js';
+import { MASTER_KEY_FILE_NAME } from '../model/secrets.js';
 
 /**
  * The master key and the purpose-bound keys derived from it (HKDF-SHA256), so that a key
@@ -59,7 +60,7 @@ export function loadMasterKey(loc: DatabaseLocation, env: NodeJS.ProcessEnv = pr
       'set it to the same base64 key on every machine that uses this database',
     );
   }
-  const file = path.join(path.dirname(loc.target), 'master.key');
+  const file = path.join(path.dirname(loc.target), MASTER_KEY_FILE_NAME);
   const existing = readKeyFile(file);
   if (existing) return deriveKeys(existing);
   return deriveKeys(createKeyFile(file));
@@ -94,12 +95,27 @@ function createKeyFile(file: string): Buffer {
     } finally {
       fs.closeSync(fd);
     }
-    fs.linkSync(temp, file);
+    linkOrCopy(temp, file);
     return key;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readKeyFile(file)!;
     throw new HookctlError(`cannot create the master key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.runtime, `set ${MASTER_KEY_ENV} instead, or make the folder writable`);
   } finally {
     fs.rmSync(temp, { force: true });
+  }
+}
+
+/**
+ * Hard-links `temp` to `file` (failing with EEXIST if it exists). Where the file system has no
+ * hard links, the file is created exclusively and written in place instead: a process that
+ * reads it in that instant may see it empty, and says so (parseMasterKey) rather than guess.
+ */
+function linkOrCopy(temp: string, file: string): void {
+  try {
+    fs.linkSync(temp, file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    fs.writeFileSync(file, fs.readFileSync(temp), { mode: 0o600, flag: 'wx' });
   }
 }

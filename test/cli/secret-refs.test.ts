@@ -111,6 +111,35 @@ describe('file refs that leave the manifest root as written: exit 3 from validat
   });
 });
 
+describe("hookctl's own state files are never a secret, even inside the root", () => {
+  const plantedKey = 'c3RhdGUta2V5LVBMQU5URUQtNWYzMQ==';
+  afterAll(() => {
+    for (const out of outputs) expect(out).not.toContain(plantedKey);
+  });
+
+  it('the master key in .hookctl/, as written: exit 3 from validate, plan and apply', async () => {
+    const { cwd } = root('{ file: ../.hookctl/master.key }');
+    fs.mkdirSync(path.join(cwd, '.hookctl'));
+    fs.writeFileSync(path.join(cwd, '.hookctl', 'master.key'), `${plantedKey}\n`);
+    const validate = await cli(['validate', '--format', 'json', '.'], cwd);
+    const plan = await cli(['plan', '.'], cwd);
+    const apply = await cli(['apply', '--auto-approve', '.'], cwd);
+    expect([validate.code, plan.code, apply.code]).toEqual([3, 3, 3]);
+    expect(JSON.parse(validate.stdout).diagnostics).toEqual([expect.objectContaining({ code: 'secret-file-is-state', line: 7, column: 22 })]);
+    expect(plan.stderr).toContain("is hookctl's own state");
+  });
+
+  it('a master key beside a custom state file, reached through a symlink: exit 1, never read', async () => {
+    const { cwd, dir } = root('{ file: token-link }');
+    fs.mkdirSync(path.join(cwd, 'manifests', 'state'));
+    fs.writeFileSync(path.join(dir, 'state', 'master.key'), `${plantedKey}\n`);
+    fs.symlinkSync(path.join(dir, 'state', 'master.key'), path.join(dir, 'token-link'));
+    const plan = await cli(['plan', 'manifests'], cwd);
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain("is hookctl's own state");
+  });
+});
+
 describe('file refs that are refused when resolved: exit 1 from plan and apply, named, never read', () => {
   it('a symlink inside the root pointing outside it', async () => {
     const { cwd, dir } = root('{ file: token-link }');

@@ -10,11 +10,13 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PG_ADMIN_URL, TEST_MASTER_KEY } from '../helpers/backends.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { CLI, runCli, type CliResult } from '../helpers/cli.js';
 import { openDatabase, parseDatabaseUrl } from '../../src/state/database.js';
 
 const TRIALS = 12;
 const PROCESSES = 3;
+const SERVE_TRIALS = 6;
 const QUICKSTART = path.resolve(import.meta.dirname, '../../examples/quickstart');
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hookctl-concurrent-open-'));
@@ -90,6 +92,41 @@ describe('a new state opened by many processes at once', () => {
     for (const { results } of outcomes) {
       expect(results.filter((r) => r.stdout.includes('Apply complete'))).toHaveLength(1);
     }
+  }, 180_000);
+
+  /** PROCESSES `hookctl serve --port 0` started together: each must print that it listens. */
+  async function serveRace(dir: string, env: Record<string, string>): Promise<string[]> {
+    const starts = Array.from({ length: PROCESSES }, () =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { cwd: dir, env: { PATH: process.env.PATH, NO_COLOR: '1', ...env } });
+        let out = '';
+        let err = '';
+        const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('listening on')) child.kill('SIGTERM');
+        });
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        child.on('close', () => {
+          clearTimeout(timer);
+          resolve(out.includes('listening on') ? '' : `serve did not start: ${err.split('\n').filter((l) => !l.startsWith('{')).join(' ')}`);
+        });
+      }),
+    );
+    return (await Promise.all(starts)).filter(Boolean);
+  }
+
+  it(`serve, SQLite and PostgreSQL: ${SERVE_TRIALS} trials × ${PROCESSES} servers started together on a new state`, async () => {
+    const problems: string[] = [];
+    for (let trial = 0; trial < SERVE_TRIALS; trial++) {
+      problems.push(...(await serveRace(trialDir('serve-sqlite', trial), {})));
+      const name = `hookctl_open_${crypto.randomBytes(4).toString('hex')}`;
+      await admin(`CREATE DATABASE ${name}`);
+      databases.push(name);
+      const url = PG_ADMIN_URL.replace(/\/[^/]*$/, `/${name}`);
+      problems.push(...(await serveRace(trialDir('serve-pg', trial), { HOOKCTL_DATABASE_URL: url, HOOKCTL_MASTER_KEY: TEST_MASTER_KEY })));
+    }
+    expect(problems).toEqual([]);
   }, 180_000);
 
   it('a migration lock left behind by an older version is released, not fatal', async () => {
