@@ -39,7 +39,8 @@ export async function freshBackends(label: string): Promise<{ backends: Backend[
   };
 }
 
-async function adminQuery(sql: string): Promise<void> {
+/** Runs one statement as the admin of the test PostgreSQL (CREATE/DROP DATABASE). */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL });
   await client.connect();
   try {

@@ -7,9 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PG_ADMIN_URL, TEST_MASTER_KEY } from '../helpers/backends.js';
+import { adminQuery as admin, PG_ADMIN_URL, TEST_MASTER_KEY } from '../helpers/backends.js';
 import { spawn } from 'node:child_process';
 import { CLI, runCli, type CliResult } from '../helpers/cli.js';
 import { openDatabase, parseDatabaseUrl } from '../../src/state/database.js';
@@ -25,16 +24,6 @@ afterAll(async () => {
   for (const name of databases) await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   fs.rmSync(root, { recursive: true, force: true });
 });
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 function trialDir(label: string, trial: number): string {
   const dir = path.join(root, `${label}-${trial}`);
