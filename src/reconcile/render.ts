@@ -89,7 +89,9 @@ export function renderPlanMarkdown(plan: Plan, source?: SavedPlanSource): string
   if (drifted > 0) out.push('', `**${drifted} of these changes undo changes made outside hookctl** (through the API, since its last apply): marked ${DRIFT_LABEL}.`);
   const destructive = plan.writes.lists.filter((l) => l.destructive);
   if (destructive.length > 0) {
-    out.push('', `**Destructive:** \`[]\` deletes every webhook of ${destructive.map((l) => `\`${l.policy_key}\` ${listField(l.phase)}`).join(', ')}.`);
+    const shown = destructive.slice(0, 20).map((l) => `\`${l.policy_key}\` ${listField(l.phase)}`);
+    const more = destructive.length > shown.length ? ` and ${destructive.length - shown.length} more lists` : '';
+    out.push('', `**Destructive:** \`[]\` deletes every webhook of ${shown.join(', ')}${more}.`);
   }
   if (plan.changes.length > 0) {
     const lines: string[] = [];
