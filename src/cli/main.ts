@@ -11,6 +11,7 @@ import { hookctlVersion } from '../version.js';
 import { registerValidate } from './validate.js';
 import { registerPlan } from './plan.js';
 import { registerApply } from './apply.js';
+import { registerShow } from './show.js';
 import { registerExport } from './export.js';
 import { registerHistory } from './history.js';
 import { registerRun } from './run.js';
@@ -26,7 +27,7 @@ const program = new Command('hookctl')
   .exitOverride();
 addGlobalOptions(program);
 
-for (const register of [registerValidate, registerPlan, registerApply, registerExport, registerHistory, registerServe, registerToken, registerRun, registerSimulate, registerMock]) {
+for (const register of [registerValidate, registerPlan, registerApply, registerShow, registerExport, registerHistory, registerServe, registerToken, registerRun, registerSimulate, registerMock]) {
   const cmd = register(program);
   addGlobalOptions(cmd).exitOverride();
 }

@@ -1,8 +1,10 @@
-import type { Command } from 'commander';
-import { ExitCode } from '../errors.js';
+import { Option, type Command } from 'commander';
+import { ExitCode, HookctlError } from '../errors.js';
 import { globalOptions } from './context.js';
 import { painter } from '../paint.js';
 import { loadDesiredOrExit, openState } from './session.js';
+
+type Format = 'text' | 'json' | 'markdown';
 
 export function registerPlan(program: Command): Command {
   return program
@@ -10,14 +12,19 @@ export function registerPlan(program: Command): Command {
     .description('diff the manifests against the stored state and print the changes')
     .argument('[paths...]', 'manifest files or folders (default .)')
     .option('--out <file>', 'save the plan (JSON) for hookctl apply --plan')
-    .option('--json', 'print the plan document on stdout')
+    .addOption(new Option('--format <format>', 'text, json (the plan document) or markdown (a pull-request comment)').choices(['text', 'json', 'markdown']))
+    .option('--json', 'same as --format json')
     .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when there are none')
     .option('--prune', 'delete unmanaged connections and policies that hookctl created')
-    .action(async (paths: string[], opts: { out?: string; json?: boolean; detailedExitcode?: boolean; prune?: boolean }, cmd: Command) => {
+    .action(async (paths: string[], opts: { out?: string; format?: Format; json?: boolean; detailedExitcode?: boolean; prune?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
+      if (opts.json && opts.format && opts.format !== 'json') {
+        throw new HookctlError(`--json and --format ${opts.format} disagree`, ExitCode.usage, '--json is short for --format json: give one of them');
+      }
+      const format: Format = opts.json ? 'json' : (opts.format ?? 'text');
       const desired = loadDesiredOrExit(paths, g);
       const { makePlan } = await import('../reconcile/plan.js');
-      const { renderPlan } = await import('../reconcile/render.js');
+      const { renderPlan, renderPlanMarkdown } = await import('../reconcile/render.js');
       const { planDocument, writePlanFile } = await import('../reconcile/saved-plan.js');
       const { db, keys } = await openState(g);
       let plan;
@@ -26,7 +33,8 @@ export function registerPlan(program: Command): Command {
       } finally {
         await db.close();
       }
-      if (opts.json) process.stdout.write(`${JSON.stringify(planDocument(plan, process.cwd(), keys), null, 2)}\n`);
+      if (format === 'json') process.stdout.write(`${JSON.stringify(planDocument(plan, process.cwd(), keys), null, 2)}\n`);
+      else if (format === 'markdown') process.stdout.write(renderPlanMarkdown(plan));
       else process.stdout.write(`${renderPlan(plan, painter(g.color))}\n`);
       if (opts.out) {
         writePlanFile(opts.out, plan, process.cwd(), keys);

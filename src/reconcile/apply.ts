@@ -12,6 +12,7 @@ import { withStateLock } from '../state/lock.js';
 import {
   appendRevision,
   bumpSerial,
+  inSnapshot,
   deleteConnections,
   deletePolicies,
   readState,
@@ -28,6 +29,7 @@ import { describeSecretInput } from '../manifest/secrets.js';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Plan, SecretFingerprints } from './plan-types.js';
 import { computePlan } from './diff.js';
+import { readProvenance } from './provenance.js';
 import { resolveSecrets, type ResolvedSecrets } from './secrets.js';
 
 export interface ApplyOptions {
@@ -59,17 +61,17 @@ export interface ApplyManifestsOptions extends ApplyOptions {
 
 export async function applyManifests(db: Database, keys: Keys, desired: DesiredState, opts: ApplyManifestsOptions): Promise<ApplyResult> {
   const resolved = resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env, opts.secretsDirs);
-  const planAgainst = (stored: StoredState) =>
-    computePlan({ desired, fingerprints: resolved.fingerprints, stored, prune: opts.prune, now: new Date().toISOString() });
+  const planAgainst = async (q: Knex | Knex.Transaction, stored: StoredState) =>
+    computePlan({ desired, fingerprints: resolved.fingerprints, stored, prune: opts.prune, now: new Date().toISOString(), provenance: await readProvenance(q, keys, stored) });
 
-  const reviewed = planAgainst(await readStateOf(db.knex, keys));
+  const reviewed = await inSnapshot(db.knex, async (trx) => planAgainst(trx, await readStateOf(trx, keys)));
   if (reviewed.changes.length === 0 || !(await opts.approve(reviewed))) return { plan: reviewed, serial: reviewed.state_serial, applied: false };
   return withStateLock(db, opts.lockTimeoutMs, async (trx) => {
     const state = await readStateOf(trx, keys);
     let plan = reviewed;
     if (state.serial !== reviewed.state_serial) {
       if (!opts.onReplan) throw stateMoved(reviewed.state_serial, state.serial, 'the state changed while the plan was reviewed');
-      plan = planAgainst(state);
+      plan = await planAgainst(trx, state);
       opts.onReplan(plan);
       if (plan.changes.length === 0) return { plan, serial: state.serial, applied: false };
     }

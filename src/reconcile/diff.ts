@@ -16,6 +16,7 @@ import {
   type ResourceChange,
   type SecretFingerprints,
 } from './plan-types.js';
+import { NO_PROVENANCE, resourceId, type Provenance } from './provenance.js';
 
 export interface DiffInput {
   desired: DesiredState;
@@ -24,6 +25,8 @@ export interface DiffInput {
   stored: StoredState;
   prune: boolean;
   now: string;
+  /** Drift and stored literal URLs, from the revision history (none: nothing is labelled). */
+  provenance?: Provenance;
 }
 
 const CONNECTION_FIELDS = ['name', 'connection_type', 'access', 'description', 'disabled', 'timeout_ms'] as const;
@@ -35,6 +38,7 @@ export function listField(phase: Phase): 'pre_execution_webhooks' | 'post_execut
 
 export function computePlan(input: DiffInput): Plan {
   const { desired, stored, prune } = input;
+  const provenance = input.provenance ?? NO_PROVENANCE;
   const changes: ResourceChange[] = [];
   const writes: Plan['writes'] = { connections: [], policies: [], lists: [], delete_policies: [], delete_connections: [] };
 
@@ -43,10 +47,10 @@ export function computePlan(input: DiffInput): Plan {
   for (const conn of desired.connections) {
     const fp = input.fingerprints.get(conn.key)!;
     const before = stored.connections.get(conn.key);
-    const fields = connectionChanges(conn, fp, before);
+    const fields = connectionChanges(conn, fp, before, provenance.literalUrls.get(conn.key));
     if (!before || fields.length > 0) {
       changes.push({ kind: 'connection', action: before ? 'update' : 'create', key: conn.key, fields });
-      writes.connections.push({ ...connectionConfig(conn), write_secrets: !before || fields.some((f) => f.sensitive) });
+      writes.connections.push({ ...connectionConfig(conn), write_secrets: !before || fields.some((f) => f.field.startsWith('secrets.')) });
     }
   }
 
@@ -119,6 +123,7 @@ export function computePlan(input: DiffInput): Plan {
     fingerprints[c.key] = input.fingerprints.get(c.key)!;
     refs[c.key] = c.secrets;
   }
+  for (const c of changes) if (provenance.drifted.has(resourceId(c))) c.drift = true;
   return {
     format_version: PLAN_FORMAT_VERSION,
     created_at: input.now,
@@ -157,10 +162,22 @@ export function connectionFieldChanges(after: ConnectionConfig, before: Connecti
   }));
 }
 
-function connectionChanges(conn: DesiredConnection, fp: SecretFingerprints, before: StoredConnection | undefined): FieldChange[] {
+/**
+ * Secrets are compared by fingerprint. A literal URL (in the manifest, so in git) is shown as
+ * its value, and so is the stored one when an apply wrote it as a literal (`storedLiteralUrl`);
+ * anything else stays hidden.
+ */
+function connectionChanges(conn: DesiredConnection, fp: SecretFingerprints, before: StoredConnection | undefined, storedLiteralUrl: string | undefined): FieldChange[] {
   const fields = connectionFieldChanges(connectionConfig(conn), before);
   for (const s of SECRET_FIELDS) {
-    if (!before || before.secret_fingerprints[s] !== fp[s]) fields.push({ field: `secrets.${s}`, sensitive: true });
+    if (before && before.secret_fingerprints[s] === fp[s]) continue;
+    const input = conn.secrets[s];
+    fields.push({
+      field: `secrets.${s}`,
+      ...(s === 'url' && before && storedLiteralUrl !== undefined && { before: storedLiteralUrl }),
+      ...(s === 'url' && 'value' in input && { after: input.value }),
+      sensitive: true,
+    });
   }
   return fields;
 }

@@ -13,15 +13,20 @@ export interface FieldChange {
   field: string;
   before?: unknown;
   after?: unknown;
-  /** Secret fields: values never shown, only that they change. */
+  /**
+   * Secret fields. A side that is absent is not shown (a secret ref's value, or a stored value of
+   * unknown origin); a side that is present is a literal `secrets.url` from a manifest (in git).
+   */
   sensitive?: boolean;
 }
 
+/** `drift`: the resource (for a webhook, its list) was changed through the API since hookctl's last apply. */
 export type ResourceChange =
-  | { kind: 'connection'; action: 'create' | 'update' | 'delete'; key: string; fields: FieldChange[] }
-  | { kind: 'policy'; action: 'create' | 'update' | 'delete'; key: string; fields: FieldChange[] }
+  | { kind: 'connection'; action: 'create' | 'update' | 'delete'; key: string; fields: FieldChange[]; drift?: true }
+  | { kind: 'policy'; action: 'create' | 'update' | 'delete'; key: string; fields: FieldChange[]; drift?: true }
   | {
       kind: 'webhook';
+      drift?: true;
       action: 'create' | 'update' | 'delete' | 'move';
       policy_key: string;
       phase: Phase;

@@ -1,12 +1,13 @@
 import type { DesiredState } from '../manifest/types.js';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
-import { readState, refreshFingerprints } from '../state/config-store.js';
+import { inSnapshot, readState, refreshFingerprints } from '../state/config-store.js';
 import { computePlan } from './diff.js';
 import type { Plan } from './plan-types.js';
+import { readProvenance } from './provenance.js';
 import { resolveSecrets } from './secrets.js';
 
-/** Resolve the declared secrets (exit 1 naming every unresolvable ref), read the state, diff. */
+/** Resolve the declared secrets (exit 1 naming every unresolvable ref), read the state and its history, diff. */
 export async function makePlan(
   db: Database,
   keys: Keys,
@@ -19,7 +20,11 @@ export async function makePlan(
     opts.env,
     opts.secretsDirs,
   );
-  const stored = await readState(db.knex);
-  refreshFingerprints(keys, stored.connections);
-  return computePlan({ desired, fingerprints, stored, prune: opts.prune, now: new Date().toISOString() });
+  // One read transaction: the history matches the state it labels.
+  return inSnapshot(db.knex, async (trx) => {
+    const stored = await readState(trx);
+    refreshFingerprints(keys, stored.connections);
+    const provenance = await readProvenance(trx, keys, stored);
+    return computePlan({ desired, fingerprints, stored, prune: opts.prune, now: new Date().toISOString(), provenance });
+  });
 }

@@ -27,7 +27,25 @@ export function writePlanFile(file: string, plan: Plan, cwd: string, keys: Keys)
   }
 }
 
+/** A saved plan, checked (signature, master key) and with its folders resolved: what apply executes. */
 export function readPlanFile(file: string, cwd: string, keys: Keys): Plan {
+  const { signature, ...plan } = parsePlanFile(file);
+  const expected = sign(keys, plan);
+  if (signature.length !== expected.length || !crypto.timingSafeEqual(Buffer.from(signature), Buffer.from(expected))) {
+    throw new HookctlError(
+      `saved plan ${file} was changed after it was made, or made with another master key`,
+      ExitCode.invalid,
+      'make a new plan: hookctl plan --out FILE',
+    );
+  }
+  return mapBaseDirs(plan, (dir) => path.resolve(cwd, dir));
+}
+
+/**
+ * A saved plan as written, signature not checked (that needs the master key): enough to show
+ * it. Its shape is checked so far as rendering needs, so a damaged file is an error, not a crash.
+ */
+export function parsePlanFile(file: string): SignedPlan {
   let doc: SignedPlan;
   try {
     doc = JSON.parse(fs.readFileSync(file, 'utf8')) as SignedPlan;
@@ -38,16 +56,14 @@ export function readPlanFile(file: string, cwd: string, keys: Keys): Plan {
   if (doc?.format_version !== PLAN_FORMAT_VERSION || typeof doc.signature !== 'string') {
     throw new HookctlError(`${file} is not a hookctl plan of format_version ${PLAN_FORMAT_VERSION}`, ExitCode.invalid, 'make a new one with this version: hookctl plan --out FILE');
   }
-  const { signature, ...plan } = doc;
-  const expected = sign(keys, plan);
-  if (signature.length !== expected.length || !crypto.timingSafeEqual(Buffer.from(signature), Buffer.from(expected))) {
-    throw new HookctlError(
-      `saved plan ${file} was changed after it was made, or made with another master key`,
-      ExitCode.invalid,
-      'make a new plan: hookctl plan --out FILE',
-    );
-  }
-  return mapBaseDirs(plan, (dir) => path.resolve(cwd, dir));
+  const wellFormed =
+    Array.isArray(doc.changes) &&
+    doc.changes.every((c) => typeof c === 'object' && c !== null && Array.isArray(c.fields)) &&
+    Array.isArray(doc.unmanaged) &&
+    Array.isArray(doc.writes?.lists) &&
+    ['add', 'change', 'delete', 'move'].every((k) => typeof doc.summary?.[k as keyof Plan['summary']] === 'number');
+  if (!wellFormed) throw new HookctlError(`saved plan ${file} is damaged: its changes cannot be read`, ExitCode.invalid, 'make a new plan: hookctl plan --out FILE');
+  return doc;
 }
 
 function sign(keys: Keys, plan: Plan): string {

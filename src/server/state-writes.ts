@@ -7,14 +7,13 @@
 import type { Knex } from 'knex';
 import { withStateLock } from '../state/lock.js';
 import { appendRevision, bumpSerial, readState, type StoredState } from '../state/config-store.js';
+import { API_ACTOR } from '../state/history.js';
 import { summarize } from '../reconcile/diff.js';
 import type { ResourceChange } from '../reconcile/plan-types.js';
 import type { ServerDeps } from './app.js';
 
 /** How long an API write waits, by default, for an apply holding the state lock (then 503). */
 export const API_LOCK_TIMEOUT_MS = 10_000;
-
-export const API_ACTOR = 'api';
 
 export interface WriteContext {
   trx: Knex.Transaction;

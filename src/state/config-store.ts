@@ -59,8 +59,12 @@ export interface StoredState {
  */
 export async function readState(q: Queryable, scope: StateScope = {}): Promise<StoredState> {
   if (q.isTransaction) return readStateIn(q, scope);
-  const snapshot = isPostgres(q) ? { isolationLevel: 'repeatable read' as const, readOnly: true } : {};
-  return q.transaction((trx) => readStateIn(trx, scope), snapshot);
+  return inSnapshot(q, (trx) => readStateIn(trx, scope));
+}
+
+/** Reads that must see one revision of the state (the state and its history, say), on both backends. */
+export async function inSnapshot<T>(knex: Knex, read: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return knex.transaction(read, isPostgres(knex) ? { isolationLevel: 'repeatable read', readOnly: true } : {});
 }
 
 /**
