@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Diagnostic, formatPath, type SourceSpan, unpositioned } from '../src/manifest/diagnostics.js';
+import { classifyFile, type SkippedFile } from '../src/manifest/kind.js';
 import { createSchemaChecker } from '../src/manifest/schema-check.js';
 import { collectYamlFiles, parseYamlText, type YamlDocument } from '../src/manifest/yaml-source.js';
 import scenarioSchema from '../schemas/scenario.schema.json' with { type: 'json' };
@@ -90,6 +91,8 @@ export interface LoadedScenarios {
   diagnostics: Diagnostic[];
   /** File text by file name, for formatDiagnostics' source excerpts. */
   sources: Map<string, string>;
+  /** Manifest files found among the paths, left out. */
+  skipped: SkippedFile[];
 }
 
 /**
@@ -103,6 +106,7 @@ export async function loadScenarios(paths: string[], cwd: string): Promise<Loade
   const scenarios: Scenario[] = [];
   const checkSchema = createSchemaChecker(scenarioSchema);
   const names = new Map<string, Scenario>();
+  const skipped: SkippedFile[] = [];
   const texts = await Promise.all(collected.files.map((file) => readFile(path.resolve(cwd, file), 'utf8').catch((error: Error) => error)));
   collected.files.forEach((file, i) => {
     const text = texts[i] as string | Error;
@@ -110,9 +114,19 @@ export async function loadScenarios(paths: string[], cwd: string): Promise<Loade
       diagnostics.push({ ...unpositioned(file), severity: 'error', code: 'unreadable-file', message: `cannot read the file: ${text.message}`, path: '' });
       return;
     }
-    sources.set(file, text);
     const parsed = parseYamlText(file, text);
+    // A file that does not parse has no kind to read: it is reported by every command.
+    const kind = parsed.diagnostics.some((d) => d.severity === 'error') ? { kind: 'scenario' as const } : classifyFile(file, parsed.documents);
+    if ('kind' in kind && kind.kind === 'manifest') {
+      skipped.push({ file, kind: 'manifest' });
+      return;
+    }
+    sources.set(file, text);
     diagnostics.push(...parsed.diagnostics);
+    if ('diagnostic' in kind) {
+      diagnostics.push(kind.diagnostic);
+      return;
+    }
     for (const doc of parsed.documents) {
       const schemaErrors = checkSchema(doc);
       diagnostics.push(...schemaErrors);
@@ -131,7 +145,7 @@ export async function loadScenarios(paths: string[], cwd: string): Promise<Loade
     }
   });
   const failed = diagnostics.some((d) => d.severity === 'error');
-  return { scenarios: failed ? [] : scenarios, diagnostics, sources };
+  return { scenarios: failed ? [] : scenarios, diagnostics, sources, skipped };
 }
 
 // The shapes below are what the schema has already guaranteed; these types only name them.

@@ -1,11 +1,14 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import type { SkippedFile } from '../manifest/kind.js';
 
 /** Options every command accepts, before or after the command name (contract section 2). */
 export interface GlobalOptions {
   databaseUrl?: string;
   color: boolean;
   debug: boolean;
+  /** Notes on stderr about what a command left out (files of the other kind). */
+  verbose: boolean;
   /** Absolute folders that `{ file }` refs may read besides the manifest root. */
   secretsDirs: string[];
 }
@@ -19,13 +22,20 @@ export function addGlobalOptions(cmd: Command): Command {
       ),
     )
     .option('--no-color', 'no colours in output (also NO_COLOR)')
-    .option('--debug', 'print stack traces for errors');
+    .option('--debug', 'print stack traces for errors')
+    .option('--verbose', 'say which files were skipped and why');
 }
 
 export function globalOptions(cmd: Command): GlobalOptions {
-  const o = cmd.optsWithGlobals() as { databaseUrl?: string; color?: boolean; debug?: boolean };
+  const o = cmd.optsWithGlobals() as { databaseUrl?: string; color?: boolean; debug?: boolean; verbose?: boolean };
   const color = o.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
-  return { databaseUrl: o.databaseUrl, color, debug: o.debug === true, secretsDirs: secretsDirs(cmd) };
+  return { databaseUrl: o.databaseUrl, color, debug: o.debug === true, verbose: o.verbose === true, secretsDirs: secretsDirs(cmd) };
+}
+
+/** Under --verbose, one note per file left out because it is of the other kind. */
+export function noteSkipped(skipped: readonly SkippedFile[], g: GlobalOptions): void {
+  if (!g.verbose) return;
+  for (const s of skipped) process.stderr.write(`note: skipped ${s.file}: a ${s.kind} file\n`);
 }
 
 /**

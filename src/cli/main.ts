@@ -19,6 +19,7 @@ import { registerServe } from './serve.js';
 import { registerToken } from './token.js';
 import { registerSimulate } from './simulate.js';
 import { registerMock } from './mock.js';
+import { registerFmt } from './fmt.js';
 
 const program = new Command('hookctl')
   .description('GitOps for privacy-request policy webhooks')
@@ -27,7 +28,7 @@ const program = new Command('hookctl')
   .exitOverride();
 addGlobalOptions(program);
 
-for (const register of [registerValidate, registerPlan, registerApply, registerShow, registerExport, registerHistory, registerServe, registerToken, registerRun, registerSimulate, registerMock]) {
+for (const register of [registerValidate, registerFmt, registerPlan, registerApply, registerShow, registerExport, registerHistory, registerServe, registerToken, registerRun, registerSimulate, registerMock]) {
   const cmd = register(program);
   addGlobalOptions(cmd).exitOverride();
 }

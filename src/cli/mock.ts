@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
-import { addGlobalOptions, globalOptions } from './context.js';
+import { addGlobalOptions, globalOptions, noteSkipped } from './context.js';
 import { parsePort } from './flags.js';
 
 interface MockServeFlags {
@@ -38,6 +38,7 @@ export function registerMock(program: Command): Command {
       const { startMockServer } = await import('../../harness/mock-server.js');
       const { formatDiagnostics } = await import('../manifest/diagnostics.js');
       const loaded = await loadScenarios([file], process.cwd());
+      noteSkipped(loaded.skipped, g);
       const [scenario, ...more] = loaded.scenarios;
       const problems = loaded.diagnostics;
       if (problems.length > 0) process.stderr.write(`${formatDiagnostics(problems, 'text', { color: g.color, sources: loaded.sources })}\n`);

@@ -7,11 +7,12 @@ import type { DesiredState } from '../manifest/types.js';
 import { openDatabase, parseDatabaseUrl, type Database } from '../state/database.js';
 import { loadMasterKey, type Keys } from '../state/keys.js';
 import { checkMasterKey } from '../state/config-store.js';
-import type { GlobalOptions } from './context.js';
+import { type GlobalOptions, noteSkipped } from './context.js';
 
 /** Manifests or exit 3 with every diagnostic printed; nothing of the state is touched before. */
 export function loadDesiredOrExit(paths: string[], g: GlobalOptions): DesiredState {
-  const { state, diagnostics, sources } = loadManifests(paths.length > 0 ? paths : ['.'], { cwd: process.cwd(), secretsDirs: g.secretsDirs });
+  const { state, diagnostics, sources, skipped } = loadManifests(paths.length > 0 ? paths : ['.'], { cwd: process.cwd(), secretsDirs: g.secretsDirs });
+  noteSkipped(skipped, g);
   if (diagnostics.length > 0) process.stderr.write(`${formatDiagnostics(diagnostics, 'text', { color: g.color, sources })}\n`);
   if (!state) throw new HookctlError('manifests are invalid; nothing was read from or written to the state', ExitCode.invalid);
   return state;

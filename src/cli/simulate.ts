@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Diagnostic } from '../manifest/diagnostics.js';
-import { globalOptions, type GlobalOptions } from './context.js';
+import { globalOptions, type GlobalOptions, noteSkipped } from './context.js';
 import { DURATIONS, parseOptionalDuration } from './flags.js';
 import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/reporters.js';
 
@@ -42,6 +42,7 @@ export function registerSimulate(program: Command): Command {
 
       const { loadScenarios } = await import('../../harness/scenario.js');
       const loaded = await loadScenarios(paths.length > 0 ? paths : [DEFAULT_SCENARIOS], cwd);
+      noteSkipped(loaded.skipped, g);
       await reportDiagnostics(loaded.diagnostics, loaded.sources, g);
       if (hasErrors(loaded.diagnostics)) throw new HookctlError('scenarios are invalid; nothing was run', ExitCode.invalid);
       if (loaded.scenarios.length === 0) throw new HookctlError('no scenarios to run', ExitCode.invalid, 'give scenario files or folders, e.g. hookctl simulate scenarios/');

@@ -1,8 +1,9 @@
 import { type Command, Option } from 'commander';
 import { ExitCode } from '../errors.js';
 import { countBySeverity, DIAGNOSTIC_FORMATS, type DiagnosticFormat, formatDiagnostics, plural } from '../manifest/diagnostics.js';
+import type { SkippedFile } from '../manifest/kind.js';
 import { loadManifests } from '../manifest/load.js';
-import { globalOptions } from './context.js';
+import { globalOptions, noteSkipped } from './context.js';
 import { painter } from '../paint.js';
 
 export function registerValidate(program: Command): Command {
@@ -13,7 +14,8 @@ export function registerValidate(program: Command): Command {
     .addOption(new Option('--format <format>', 'output format').choices(DIAGNOSTIC_FORMATS).default('text'))
     .action((paths: string[], opts: { format: DiagnosticFormat }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const { output, exitCode } = runValidate(paths, opts.format, g.color, process.cwd(), g.secretsDirs);
+      const { output, exitCode, skipped } = runValidate(paths, opts.format, g.color, process.cwd(), g.secretsDirs);
+      noteSkipped(skipped, g);
       process.stdout.write(output);
       // Not thrown: the diagnostics are the whole report, no `error:` line after them.
       process.exitCode = exitCode;
@@ -27,8 +29,8 @@ export function runValidate(
   color: boolean,
   cwd: string = process.cwd(),
   secretsDirs: readonly string[] = [],
-): { output: string; exitCode: number } {
-  const { state, diagnostics, sources } = loadManifests(paths, { cwd, secretsDirs });
+): { output: string; exitCode: number; skipped: SkippedFile[] } {
+  const { state, diagnostics, sources, skipped } = loadManifests(paths, { cwd, secretsDirs });
   let output = formatDiagnostics(diagnostics, format, { color, sources });
   if (format === 'text' && state) {
     const webhooks = state.policies.reduce(
@@ -43,5 +45,5 @@ export function runValidate(
     ];
     output += `${painter(color).green(`✓ ${counts.join(', ')}: valid`)}\n`;
   }
-  return { output, exitCode: countBySeverity(diagnostics).errors > 0 ? ExitCode.invalid : ExitCode.ok };
+  return { output, exitCode: countBySeverity(diagnostics).errors > 0 ? ExitCode.invalid : ExitCode.ok, skipped };
 }

@@ -11,6 +11,7 @@ import { countBySeverity, type Diagnostic, type SourceSpan, sortDiagnostics, unp
 import { createSchemaChecker } from './schema-check.js';
 import { checkManifestSet, type Entry, type ManifestEntries } from './semantics.js';
 import type { DesiredConnection, DesiredPolicy, DesiredState, DesiredWebhook, SecretInput, SecretRef } from './types.js';
+import { classifyFile, type SkippedFile } from './kind.js';
 import { collectYamlFiles, parseYamlText, type YamlDocument } from './yaml-source.js';
 
 /** Fields as the schema guarantees them once a document validates. */
@@ -37,22 +38,34 @@ let schemaChecker: ((doc: YamlDocument) => Diagnostic[]) | undefined;
 export function loadManifests(
   paths: string[],
   opts: { cwd: string; secretsDirs?: readonly string[] },
-): { state: DesiredState | null; diagnostics: Diagnostic[]; sources: Map<string, string> } {
-  const { files, roots, diagnostics } = collectYamlFiles(paths, opts.cwd);
+): { state: DesiredState | null; diagnostics: Diagnostic[]; sources: Map<string, string>; skipped: SkippedFile[] } {
+  const collected = collectYamlFiles(paths, opts.cwd);
+  const { roots, diagnostics } = collected;
   const sources = new Map<string, string>();
   const documents: YamlDocument[] = [];
-  for (const file of files) {
+  const files: string[] = [];
+  const skipped: SkippedFile[] = [];
+  for (const file of collected.files) {
     let text: string;
     try {
       text = fs.readFileSync(path.resolve(opts.cwd, file), 'utf8');
     } catch (err) {
+      files.push(file);
       diagnostics.push({ ...unpositioned(file), severity: 'error', code: 'read-error', message: `cannot read the file: ${(err as Error).message}`, path: '' });
       continue;
     }
-    sources.set(file, text);
     const parsed = parseYamlText(file, text);
+    // A file that does not parse has no kind to read: it is reported by every command.
+    const kind = parsed.diagnostics.some((d) => d.severity === 'error') ? { kind: 'manifest' as const } : classifyFile(file, parsed.documents);
+    if ('kind' in kind && kind.kind === 'scenario') {
+      skipped.push({ file, kind: 'scenario' });
+      continue;
+    }
+    files.push(file);
+    sources.set(file, text);
     diagnostics.push(...parsed.diagnostics);
-    documents.push(...parsed.documents);
+    if ('diagnostic' in kind) diagnostics.push(kind.diagnostic);
+    else documents.push(...parsed.documents);
   }
   // A document left out (unreadable, bad syntax) may declare the connections others refer to.
   const referencesComplete = !diagnostics.some((d) => d.severity === 'error' && d.code !== 'duplicate-key');
@@ -65,7 +78,7 @@ export function loadManifests(
 
   const sorted = sortDiagnostics(diagnostics, files);
   const state = countBySeverity(sorted).errors === 0 ? desiredState(checked.entries, files, sources, opts.cwd, refScope) : null;
-  return { state, diagnostics: sorted, sources };
+  return { state, diagnostics: sorted, sources, skipped };
 }
 
 /** Only called once everything validated: the fields have the schema's shapes. */

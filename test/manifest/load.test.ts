@@ -220,7 +220,8 @@ describe('schema violations, each at its node', () => {
     const d = onlyError({ 'a.yaml': `${VALID}---\n- a list\n` });
     expect(brief(d)).toEqual({ code: 'invalid-type', file: 'a.yaml', line: 17, column: 1, path: '' });
     expect(d.message).toMatch(/^the document must be a mapping/);
-    expect(onlyError({ 'a.yaml': 'hello\n' }).code).toBe('invalid-type');
+    // A file with no manifest document at all is of neither kind (manifest nor scenario).
+    expect(onlyError({ 'a.yaml': 'hello\n' }).code).toBe('unknown-file-kind');
   });
 
   test('top-level values must be lists', () => {

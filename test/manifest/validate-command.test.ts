@@ -10,6 +10,7 @@ test('valid manifests: exit 0 and a one-line summary', () => {
   expect(runValidate(['examples/quickstart'], 'text', false, repo)).toEqual({
     output: '✓ 1 file, 1 connection, 1 policy, 2 webhooks: valid\n',
     exitCode: 0,
+    skipped: [],
   });
   expect(runValidate(['examples/multi-team'], 'text', false, repo).output).toBe('✓ 3 files, 3 connections, 4 policies, 7 webhooks: valid\n');
 });
@@ -41,6 +42,7 @@ test('invalid manifests: exit 3 with the diagnostics in the chosen format', () =
   expect(github).toEqual({
     output: "::error file=a.yaml,line=15,col=20::direction must be one of 'one_way', 'two_way' (got 'twoway'); did you mean 'two_way'?\n",
     exitCode: 3,
+    skipped: [],
   });
 });
 
