@@ -5,10 +5,16 @@ import type { RequestResult, ScenarioResult, SimulationReport } from './runner.j
 export type ReporterFormat = 'text' | 'json' | 'junit';
 export const REPORTER_FORMATS: readonly ReporterFormat[] = ['text', 'json', 'junit'];
 
-export function formatReport(report: SimulationReport, format: ReporterFormat, opts: { color: boolean }): string {
+export interface ReportOptions {
+  color: boolean;
+  /** text: every expectation of every request, not only the failures. */
+  verbose?: boolean;
+}
+
+export function formatReport(report: SimulationReport, format: ReporterFormat, opts: ReportOptions): string {
   switch (format) {
     case 'text':
-      return textReport(report, painter(opts.color));
+      return textReport(report, painter(opts.color), { verbose: opts.verbose ?? false });
     case 'json':
       return jsonReport(report);
     case 'junit':
@@ -16,15 +22,19 @@ export function formatReport(report: SimulationReport, format: ReporterFormat, o
   }
 }
 
-/** ✓/✗ per expectation per request per scenario; failures with expected and actual side by side. */
-export function textReport(report: SimulationReport, paint: Painter = painter(false)): string {
+/**
+ * One line per scenario, and under a failed one its failed requests with the failed
+ * expectations, expected and actual side by side. Verbose: every request and every expectation.
+ */
+export function textReport(report: SimulationReport, paint: Painter = painter(false), opts: { verbose: boolean } = { verbose: false }): string {
   const lines: string[] = [];
   const mark = (pass: boolean) => (pass ? paint.green('✓') : paint.red('✗'));
   for (const scenario of report.scenarios) {
     lines.push(`${mark(scenario.pass)} ${paint.bold(scenario.name)} ${paint.dim(`(${scenario.file}:${scenario.line}, ${scenario.duration_ms} ms)`)}`);
     for (const request of scenario.requests) {
-      lines.push(`  ${mark(request.pass)} ${requestTitle(request)}${request.status ? ` → ${request.status}` : ''}`);
-      for (const e of request.expectations) lines.push(...expectationLines(e, '      ', paint));
+      if (request.pass && !opts.verbose) continue;
+      lines.push(`  ${mark(request.pass)} ${requestTitle(request)}${request.request_id ? ` (${request.request_id})` : ''}${request.status ? ` → ${request.status}` : ''}`);
+      for (const e of request.expectations) if (opts.verbose || !e.pass) lines.push(...expectationLines(e, '      ', paint));
     }
     for (const e of scenario.errors) lines.push(...expectationLines(e, '  ', paint));
   }
@@ -68,8 +78,9 @@ function isTextList(value: unknown): value is string[] {
   return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
 
+/** The same in every run: a JUnit test case name CI history can follow (never the random request id). */
 function requestTitle(request: RequestResult): string {
-  return `requests[${request.index}] ${request.name}${request.request_id ? ` (${request.request_id})` : ''}`;
+  return `requests[${request.index}] ${request.name}`;
 }
 
 export function jsonReport(report: SimulationReport): string {
@@ -89,20 +100,21 @@ export function junitReport(report: SimulationReport): string {
   ];
   for (const s of report.scenarios) {
     out.push(`  <testsuite name="${attr(s.name)}" tests="${cases(s)}" failures="${failures(s)}" errors="0" time="${seconds(s.duration_ms)}" file="${attr(s.file)}">`);
-    for (const r of s.requests) out.push(...testcase(s.name, requestTitle(r), r.duration_ms, r.expectations));
-    if (s.errors.length > 0) out.push(...testcase(s.name, 'scenario', 0, s.errors));
+    for (const r of s.requests) out.push(...testcase(s.name, requestTitle(r), r.duration_ms, r.expectations, r.request_id));
+    if (s.errors.length > 0) out.push(...testcase(s.name, 'scenario', 0, s.errors, null));
     out.push('  </testsuite>');
   }
   out.push('</testsuites>');
   return `${out.join('\n')}\n`;
 }
 
-function testcase(classname: string, name: string, ms: number, expectations: ExpectationResult[]): string[] {
+function testcase(classname: string, name: string, ms: number, expectations: ExpectationResult[], requestId: string | null): string[] {
   const open = `    <testcase classname="${attr(classname)}" name="${attr(name)}" time="${seconds(ms)}"`;
   const failed = expectations.filter((e) => !e.pass);
   if (failed.length === 0) return [`${open}/>`];
   const message = failed.map(oneLine).join('; ');
-  const detail = failed.flatMap((e) => expectationLines(e, '', painter(false))).join('\n');
+  // The request id changes every run: it goes in the failure text, never the name.
+  const detail = [...(requestId ? [`privacy request ${requestId}`] : []), ...failed.flatMap((e) => expectationLines(e, '', painter(false)))].join('\n');
   return [`${open}>`, `      <failure message="${attr(message)}" type="expectation">${text(detail)}</failure>`, '    </testcase>'];
 }
 

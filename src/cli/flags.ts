@@ -21,6 +21,7 @@ export const DURATIONS = {
   resumeTimeout: { flag: '--resume-timeout', bareUnit: 'm', minMs: UNIT_MS.s, maxMs: 365 * UNIT_MS.d },
   workerLease: { flag: '--worker-lease', bareUnit: 'ms', minMs: 100, maxMs: UNIT_MS.h },
   requestTimeout: { flag: '--request-timeout', bareUnit: 's', minMs: 100, maxMs: UNIT_MS.h },
+  wait: { flag: '--wait', bareUnit: 's', minMs: 0, maxMs: UNIT_MS.d },
 } as const satisfies Record<string, DurationSpec>;
 
 /** `500ms`, `30s`, `5m`, `1h`, `1d`, or a bare number in the flag's unit → milliseconds. */

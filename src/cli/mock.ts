@@ -10,22 +10,33 @@ interface MockServeFlags {
 }
 
 /**
- * `hookctl mock serve SCENARIO`: the scenario's endpoints on a real port, for a `hookctl serve`
- * in another process. Each endpoint answers at /HOST/PATH of its url (see harness/mock-server.ts);
- * one line per call and resume callback goes to stderr. Runs until SIGINT/SIGTERM.
+ * `hookctl mock serve SCENARIO|FOLDER`: the endpoints of the scenarios on a real port, for a
+ * `hookctl serve` in another process. Each endpoint answers at /HOST/PATH of its url (see
+ * harness/mock-server.ts); one line per call and resume callback goes to stderr. Runs until
+ * SIGINT/SIGTERM.
  */
 export function registerMock(program: Command): Command {
   const mock = program.command('mock').description('simulated webhook endpoints for a server in another process');
   const serve = mock
     .command('serve')
-    .description("serve a scenario's endpoints on a real HTTP port, each at /HOST/PATH of its url")
-    .argument('<scenario>', 'scenario file holding one scenario')
+    .description('serve the endpoints of a scenario file or of every scenario in a folder on a real HTTP port, each at /HOST/PATH of its url')
+    .argument('<scenarios>', 'scenario file or folder')
     .option('--host <host>', 'interface to listen on', '127.0.0.1')
     .option('--port <port>', 'TCP port (0: any free port; the URL is printed)', '0')
     .option('--callback-base <url>', 'URL of the server running the requests: resume callbacks POST to it + the reply-to header')
     .addHelpText(
       'after',
-      "\nAn endpoint with url https://identity.example.com/hooks/privacy answers at\nhttp://127.0.0.1:PORT/identity.example.com/hooks/privacy: point the connection's secrets.url there.\nThe scenario's requests and expectations are not used.",
+      `
+An endpoint with url https://identity.example.com/hooks/privacy answers at
+http://127.0.0.1:PORT/identity.example.com/hooks/privacy: point the connection's secrets.url there.
+A path no endpoint declares gets 404 with the closest declared url. The scenarios' requests and
+expectations are not used.
+
+Admin API (no auth):
+  GET    /__hookctl/requests          everything received (headers, reply-to-token included)
+  DELETE /__hookctl/requests          clear it
+  POST   /__hookctl/resume/REQUEST_ID resume REQUEST_ID with the latest reply-to-token it was sent;
+                                      body {} or {"derived_identity": {...}}; needs --callback-base`,
     )
     .action(async (file: string, flags: MockServeFlags, cmd: Command) => {
       const g = globalOptions(cmd);
@@ -35,21 +46,26 @@ export function registerMock(program: Command): Command {
       }
 
       const { loadScenarios } = await import('../../harness/scenario.js');
-      const { startMockServer } = await import('../../harness/mock-server.js');
+      const { startMockServer, mockRoutes, DuplicateEndpointError } = await import('../../harness/mock-server.js');
       const { formatDiagnostics } = await import('../manifest/diagnostics.js');
       const loaded = await loadScenarios([file], process.cwd());
       noteSkipped(loaded.skipped, g);
-      const [scenario, ...more] = loaded.scenarios;
+      const scenarios = loaded.scenarios;
       const problems = loaded.diagnostics;
       if (problems.length > 0) process.stderr.write(`${formatDiagnostics(problems, 'text', { color: g.color, sources: loaded.sources })}\n`);
-      if (problems.some((d) => d.severity === 'error')) throw new HookctlError('the scenario is invalid; nothing is served', ExitCode.invalid);
-      if (!scenario || more.length > 0) {
-        throw new HookctlError(`${file} holds ${loaded.scenarios.length} scenarios; mock serve serves one`, ExitCode.invalid, 'put the scenario in a file of its own');
+      if (problems.some((d) => d.severity === 'error')) throw new HookctlError('the scenarios are invalid; nothing is served', ExitCode.invalid);
+      if (scenarios.length === 0) throw new HookctlError(`${file} holds no scenario`, ExitCode.invalid);
+      try {
+        mockRoutes(scenarios);
+      } catch (error) {
+        if (error instanceof DuplicateEndpointError) throw new HookctlError(error.message, ExitCode.invalid, 'serve them separately, on two ports');
+        throw error;
       }
-      const answers = scenario.endpoints.flatMap((e) => [e.answer, ...e.times]);
+      const answers = scenarios.flatMap((s) => s.endpoints.flatMap((e) => [e.answer, ...e.times]));
       if (!flags.callbackBase && answers.some((a) => a.resume)) {
+        const sender = scenarios.find((s) => s.endpoints.some((e) => [e.answer, ...e.times].some((a) => a.resume)))!;
         throw new HookctlError(
-          `scenario '${scenario.name}' sends resume callbacks, and there is nowhere to send them`,
+          `scenario '${sender.name}' sends resume callbacks, and there is nowhere to send them`,
           ExitCode.usage,
           'give --callback-base with the URL of the hookctl serve that runs the requests, e.g. http://127.0.0.1:8080',
         );
@@ -58,7 +74,7 @@ export function registerMock(program: Command): Command {
         process.stderr.write("warning: resumes with `token: expired` need the engine's key, which only hookctl simulate has: they are not sent\n");
       }
 
-      const server = await startMockServer(scenario, {
+      const server = await startMockServer(scenarios, {
         host: flags.host,
         port,
         callbackBase: flags.callbackBase,
@@ -67,8 +83,10 @@ export function registerMock(program: Command): Command {
         const inUse = err.code === 'EADDRINUSE';
         throw new HookctlError(`cannot listen on ${flags.host}:${flags.port}: ${inUse ? 'the address is in use' : err.message}`, ExitCode.runtime, inUse ? 'choose another --port' : undefined);
       });
-      const lines = [`hookctl mock serve: scenario '${scenario.name}' listening on ${server.url}`];
-      for (const route of server.routes) lines.push(`  ${route.method} ${server.url}${route.path}  (${route.url})`);
+      const what = scenarios.length === 1 ? `scenario '${scenarios[0]!.name}'` : `${scenarios.length} scenarios`;
+      const lines = [`hookctl mock serve: ${what} listening on ${server.url}`];
+      for (const route of server.routes) lines.push(`  ${route.method} ${server.url}${route.path}  ← ${route.url}`);
+      lines.push(`  admin: ${server.url}/__hookctl/requests, POST ${server.url}/__hookctl/resume/REQUEST_ID`);
       process.stdout.write(`${lines.join('\n')}\n`);
 
       await new Promise<NodeJS.Signals>((resolve) => {

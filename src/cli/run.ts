@@ -16,11 +16,13 @@ export function registerRun(program: Command): Command {
     .option('--phone-number <phone>', 'identity: phone number')
     .option('--webhook-timeout <ms>', 'timeout of one webhook call: 500ms, 30s; a bare number is ms (env HOOKCTL_WEBHOOK_TIMEOUT_MS; default 30s)')
     .option('--resume-timeout <minutes>', 'lifetime of reply-to tokens: 30m, 60h; a bare number is minutes (env HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT; default 3600)')
+    .option('--wait <duration>', 'when a two_way webhook halts the request, wait this long (30s, 5m; a bare number is seconds) for the endpoint to resume it through a running `hookctl serve` on this state, then run it on')
     .option('--json', 'print the request (with its timeline) as JSON')
-    .action(async (opts: { policy: string; email?: string; phoneNumber?: string; webhookTimeout?: string; resumeTimeout?: string; json?: boolean }, cmd: Command) => {
+    .action(async (opts: { policy: string; email?: string; phoneNumber?: string; webhookTimeout?: string; resumeTimeout?: string; wait?: string; json?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
       const webhookTimeoutMs = parseOptionalDuration(opts.webhookTimeout ?? process.env.HOOKCTL_WEBHOOK_TIMEOUT_MS, DURATIONS.webhookTimeout);
       const resumeTimeoutMs = parseOptionalDuration(opts.resumeTimeout ?? process.env.HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT, DURATIONS.resumeTimeout);
+      const pausedWaitMs = parseOptionalDuration(opts.wait, DURATIONS.wait);
       const resumeTimeoutMinutes = resumeTimeoutMs === undefined ? undefined : resumeTimeoutMs / UNIT_MS.m;
       const { createPrivacyRequests } = await import('../engine/service.js');
       const { runToSettled } = await import('../engine/worker.js');
@@ -34,6 +36,7 @@ export function registerRun(program: Command): Command {
         view = await runToSettled(db, keys, created.succeeded[0]!.id, {
           ...(webhookTimeoutMs !== undefined && { webhookTimeoutMs }),
           ...(resumeTimeoutMinutes !== undefined && { resumeTimeoutMinutes }),
+          ...(pausedWaitMs !== undefined && { pausedWaitMs }),
         });
       } finally {
         await db.close();
@@ -54,7 +57,7 @@ export function renderRequest(view: RequestView, paint: Painter): string {
   lines.push(`identity: ${JSON.stringify(view.identity)}`);
   if (view.failure_reason) lines.push(paint.red(`failure: ${view.failure_reason}`));
   if (view.status === 'paused') {
-    lines.push(`paused: a two_way webhook halted the request; it resumes when the endpoint POSTs ${view.resume_endpoint} to a running 'hookctl serve' on this state`);
+    lines.push(`paused: a two_way webhook halted the request; it resumes when the endpoint POSTs ${view.resume_endpoint} to a running 'hookctl serve' on this state (\`hookctl run --wait 30s\` waits for that, then runs it on)`);
   }
   return lines.join('\n');
 }

@@ -8,8 +8,9 @@ import { DURATIONS, parseOptionalDuration } from './flags.js';
 import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/reporters.js';
 
 interface SimulateFlags {
-  manifests?: string[];
+  manifests: string[];
   reporter: ReporterFormat;
+  verbose?: boolean;
   output?: string;
   webhookTimeout?: string;
 }
@@ -27,9 +28,11 @@ export function registerSimulate(program: Command): Command {
     .command('simulate')
     .description('run harness scenarios: scripted webhook endpoints, the real engine, expectations')
     .argument('[scenarios...]', `scenario files or folders (default: ${DEFAULT_SCENARIOS})`)
-    .option('--manifests <paths...>', "manifest files or folders for every scenario, after the scenario paths (default: each scenario's `manifests:`)")
+    // One path per flag: a variadic option would take the scenario paths written after it.
+    .option('--manifests <path>', "manifest file or folder for every scenario; repeat the flag for more (default: each scenario's `manifests:`)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .addOption(new Option('--reporter <format>', 'report format').choices(REPORTER_FORMATS).default('text'))
     .option('--output <file>', 'write the report to FILE (stdout then gets the text report)')
+    .option('--verbose', 'text report: every expectation of every request, not only the failures')
     .addOption(new Option('--webhook-timeout <duration>', 'timeout of one webhook call whose connection sets no timeout_ms; a bare number is ms (default 30s)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
     .addHelpText(
       'after',
@@ -48,7 +51,7 @@ export function registerSimulate(program: Command): Command {
       if (loaded.scenarios.length === 0) throw new HookctlError('no scenarios to run', ExitCode.invalid, 'give scenario files or folders, e.g. hookctl simulate scenarios/');
 
       const { bindManifests } = await import('../../harness/manifest-binding.js');
-      const binding = bindManifests(loaded.scenarios, { manifests: flags.manifests, cwd, secretsDirs: g.secretsDirs });
+      const binding = bindManifests(loaded.scenarios, { manifests: flags.manifests.length > 0 ? flags.manifests : undefined, cwd, secretsDirs: g.secretsDirs });
       await reportDiagnostics(binding.diagnostics, new Map([...loaded.sources, ...binding.sources]), g);
       if (hasErrors(binding.diagnostics)) throw new HookctlError('scenarios cannot run against their manifests; nothing was run', ExitCode.invalid);
 
@@ -72,7 +75,7 @@ export function registerSimulate(program: Command): Command {
         await writeFile(file, formatReport(report, flags.reporter, { color: false }));
       }
       const onStdout = flags.output ? 'text' : flags.reporter;
-      process.stdout.write(formatReport(report, onStdout, { color: g.color && onStdout === 'text' }));
+      process.stdout.write(formatReport(report, onStdout, { color: g.color && onStdout === 'text', verbose: flags.verbose ?? false }));
       if (report.failed > 0) process.exitCode = ExitCode.simulationFailed;
     });
 }

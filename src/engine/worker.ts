@@ -239,14 +239,18 @@ export class Worker {
  * `hookctl run`: execute one request in this process until it is complete, in error or
  * paused. If another process (a `serve` on the same database) holds it, wait for that.
  */
-export async function runToSettled(db: Database, keys: Keys, id: string, options: WorkerOptions = {}): Promise<RequestView> {
+export async function runToSettled(db: Database, keys: Keys, id: string, options: WorkerOptions & { pausedWaitMs?: number } = {}): Promise<RequestView> {
   const worker = new Worker(db, keys, { ...options, concurrency: 1 });
+  // A pause is settled unless the caller waits for a resume, which a `hookctl serve` on the same
+  // state accepts; the request is then pending again and runs on here (or in that server).
+  const pausedUntil = Date.now() + (options.pausedWaitMs ?? 0);
   try {
     for (;;) {
       const claimed = await worker.runOnce({ id });
       const row = await findRequest(db.knex, id);
       if (!row) throw new HookctlError(`no privacy request with id '${id}'`);
-      if (row.status === 'complete' || row.status === 'error' || row.status === 'paused') return await toView(db.knex, row);
+      if (row.status === 'complete' || row.status === 'error') return await toView(db.knex, row);
+      if (row.status === 'paused' && Date.now() >= pausedUntil) return await toView(db.knex, row);
       if (claimed === 0) await sleep(options.pollMs ?? DEFAULT_POLL_MS);
     }
   } finally {

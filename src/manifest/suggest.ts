@@ -22,7 +22,7 @@ export function didYouMean(word: string, candidates: Iterable<string>): string {
   return match === undefined ? '' : `; did you mean '${match}'?`;
 }
 
-function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   // Three rolling rows: the transposition step looks two rows back.
   let before = new Array<number>(b.length + 1).fill(0);
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);

@@ -57,7 +57,7 @@ describe('runScenarios (with the fake engine test double)', () => {
     expect(request).toMatchObject({ index: 0, status: 'complete', pass: true });
     expect(request.request_id).toMatch(/^pri_/);
     expect(request.calls.map((c) => [c.seq, c.endpoint, c.answer])).toEqual([[1, 0, '200'], [2, 1, '204']]);
-    const text = textReport(report);
+    const text = textReport(report, undefined, { verbose: true });
     expect(text).toContain('✓ two-way halt then resume with a derived phone number');
     expect(text).toContain('✓ identity.phone_number +15555550100');
     expect(text).toContain('✓ resume.status 200');
@@ -275,11 +275,14 @@ requests: [{ policy_key: default_access_policy, identity: { email: c@example.com
     const [broken, passing] = root.children;
     expect(broken!.attributes).toMatchObject({ name: `escapes <&> "quotes" and 'apostrophes'`, tests: '2', failures: '1', file: 'scenario.yaml' });
     const [first, second] = broken!.children;
-    expect(first!.attributes.name).toMatch(/^requests\[0\] first <one> \(pri_/);
+    // Stable across runs: the scenario and the request's index and name, never its random id.
+    expect(first!.attributes.name).toBe('requests[0] first <one>');
+    expect(second!.attributes.name).toBe('requests[1] default_access_policy b@example.com');
     const failure = first!.children[0]!;
     expect(failure.name).toBe('failure');
     expect(failure.attributes.message).toBe("status: expected complete, got error (failure_reason: webhook 'identity' returned HTTP 500)");
     expect(failure.text).toContain('expected: complete\n    actual:   error');
+    expect(failure.text).toMatch(/^privacy request pri_/);
     expect(second!.children).toEqual([]);
     expect(passing!.attributes).toMatchObject({ name: 'passes', tests: '1', failures: '0' });
     expect(passing!.children.map((c) => c.children.length)).toEqual([0]);

@@ -51,6 +51,38 @@ describe('hookctl simulate (built CLI)', () => {
     for (const secret of EXAMPLE_SECRETS) expect(xml + res.stdout + res.stderr).not.toContain(secret);
   });
 
+  it('text: one line per passing scenario; --verbose prints every expectation', async () => {
+    const scenario = 'examples/scenarios/two-way-pre-halt.yaml';
+    const res = await simulate([scenario]);
+    expect(res.code).toBe(0);
+    const lines = res.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(new RegExp(`^✓ .+ \\(${scenario}:\\d+, \\d+ ms\\)$`));
+    expect(lines.slice(1)).toEqual(['', '1 scenario, 1 passed, 0 failed']);
+    const verbose = await simulate([scenario, '--verbose']);
+    expect(verbose.stdout).toMatch(/\n {2}✓ requests\[0\] .+ \(pri_\S+\) → paused\n {6}✓ status paused\n/);
+  });
+
+  it('text: a failed scenario shows its failed requests and failed expectations only', async () => {
+    const res = await simulate(['examples/scenarios-failing']);
+    expect(res.code).toBe(4);
+    expect(res.stdout).toMatch(/\n {6}✗ status — failure_reason: webhook 'resolve_identity' returned HTTP 503\n {10}expected: complete\n {10}actual: {3}error\n/);
+    expect(res.stdout).not.toMatch(/^ +✓/m);
+  });
+
+  it('junit: test case names are the same in every run (scenario and request index, no request id)', async () => {
+    const names = async () => {
+      const res = await simulate(['examples/scenarios/several-requests.yaml', '--reporter', 'junit']);
+      expect(res.code).toBe(0);
+      return all(parseXml(res.stdout), 'testcase').map((c) => `${c.attributes.classname} / ${c.attributes.name}`);
+    };
+    const first = await names();
+    expect(first.length).toBeGreaterThan(1);
+    first.forEach((name, i) => expect(name).toMatch(new RegExp(`/ requests\\[${i}\\] `)));
+    expect(first.join('\n')).not.toContain('pri_');
+    expect(await names()).toEqual(first);
+  });
+
   it('--reporter json prints the whole report on stdout', async () => {
     const res = await simulate(['examples/scenarios/two-way-pre-halt.yaml', '--reporter', 'json']);
     expect(res.code).toBe(0);
@@ -106,6 +138,16 @@ describe('hookctl simulate (built CLI)', () => {
       const withFlag = await simulate(['scenarios', '--manifests', 'manifests.yaml'], dir);
       expect(withFlag.stderr).toBe('');
       expect(withFlag.code).toBe(0);
+      // One path per --manifests: the scenario path written after it stays a scenario path.
+      const flagFirst = await simulate(['--manifests', 'manifests.yaml', 'scenarios/s.yaml'], dir);
+      expect(flagFirst.stderr).toBe('');
+      expect(flagFirst.code).toBe(0);
+      expect(flagFirst.stdout).toMatch(/^✓ valid \(scenarios\/s\.yaml:1, \d+ ms\)\n\n1 scenario, 1 passed, 0 failed\n$/);
+      // Repeated, the flag adds paths: the second file declares the same again, which validation refuses.
+      fs.writeFileSync(path.join(dir, 'again.yaml'), MANIFESTS);
+      const twice = await simulate(['--manifests', 'manifests.yaml', '--manifests', 'again.yaml', 'scenarios'], dir);
+      expect(twice.code).toBe(3);
+      expect(twice.stderr).toContain('again.yaml');
     });
 
     it('a manifests path that does not exist, at the scenario line naming it', async () => {

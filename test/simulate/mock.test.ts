@@ -142,12 +142,16 @@ describe('hookctl mock serve (built CLI)', () => {
     expect(log).not.toMatch(/eyJ[\w-]*\.\./);
   });
 
-  it('drops the connection for a path no endpoint declares (strict), which the engine reports as unreachable', async () => {
+  it('answers a path no endpoint declares with 404 naming the closest declared url', async () => {
     const view = await settled('broken');
-    expect(view.status).toBe('error');
-    expect(view.failure_reason).toMatch(/^webhook 'lost' unreachable: /);
-    expect(mock.stderr()).toContain('POST http://127.0.0.1:');
-    expect(mock.stderr()).toMatch(/\/nowhere\.example\.com\/hook pre one_way → undeclared/);
+    // one_way: any answer lets the request go on; the timeline keeps the 404.
+    expect(view.timeline.find((t) => t.webhook_key === 'lost')).toMatchObject({ status_code: 404 });
+    expect(mock.stderr()).toContain('POST /nowhere.example.com/hook → 404: no endpoint');
+    const res = await fetch(`${mock.url}/identity.example.com/hooks/privcy`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ detail: 'no endpoint for POST /identity.example.com/hooks/privcy', closest: 'https://identity.example.com/hooks/privacy' });
+    const bust = await fetch(`${mock.url}/cache.example.com/bus`, { method: 'GET' });
+    expect(await bust.json()).toEqual({ detail: 'no endpoint for GET /cache.example.com/bus', closest: 'https://cache.example.com/bust' });
   });
 
   it('stops cleanly on SIGTERM', async () => {
@@ -177,8 +181,8 @@ requests: [{ policy_key: access, identity: { email: a@example.com } }]
         body: JSON.stringify({ privacy_request_id: 'pri_1', direction: 'two_way', callback_type: 'pre' }),
       });
       expect(await res.json()).toEqual({ halt: true });
-      for (let i = 0; i < 100 && server.journal.resumes.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-      expect(server.journal.resumes[0]).toMatchObject({ status: null, error: "an expired token needs the engine's key: only hookctl simulate can make one" });
+      for (let i = 0; i < 100 && server.journals[0]!.resumes.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(server.journals[0]!.resumes[0]).toMatchObject({ status: null, error: "an expired token needs the engine's key: only hookctl simulate can make one" });
       expect(lines).toEqual([
         expect.stringMatching(/^#1 \+\d+ms POST https:\/\/identity\.example\.com\/hooks\/privacy pre two_way → 200 \(pri_1\)$/),
         "resume after #1 (pri_1, token: expired) → not sent: an expired token needs the engine's key: only hookctl simulate can make one",
