@@ -23,7 +23,7 @@ export function addGlobalOptions(cmd: Command): Command {
     )
     .option('--no-color', 'no colours in output (also NO_COLOR)')
     .option('--debug', 'print stack traces for errors')
-    .option('--verbose', 'say which files were skipped and why');
+    .option('--verbose', 'more detail: which files were skipped and why; simulate: every expectation, not only the failures');
 }
 
 export function globalOptions(cmd: Command): GlobalOptions {

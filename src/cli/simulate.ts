@@ -10,7 +10,6 @@ import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/reporters.j
 interface SimulateFlags {
   manifests: string[];
   reporter: ReporterFormat;
-  verbose?: boolean;
   output?: string;
   webhookTimeout?: string;
 }
@@ -32,7 +31,6 @@ export function registerSimulate(program: Command): Command {
     .option('--manifests <path>', "manifest file or folder for every scenario; repeat the flag for more (default: each scenario's `manifests:`)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .addOption(new Option('--reporter <format>', 'report format').choices(REPORTER_FORMATS).default('text'))
     .option('--output <file>', 'write the report to FILE (stdout then gets the text report)')
-    .option('--verbose', 'text report: every expectation of every request, not only the failures')
     .addOption(new Option('--webhook-timeout <duration>', 'timeout of one webhook call whose connection sets no timeout_ms; a bare number is ms (default 30s)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
     .addHelpText(
       'after',
@@ -75,7 +73,7 @@ export function registerSimulate(program: Command): Command {
         await writeFile(file, formatReport(report, flags.reporter, { color: false }));
       }
       const onStdout = flags.output ? 'text' : flags.reporter;
-      process.stdout.write(formatReport(report, onStdout, { color: g.color && onStdout === 'text', verbose: flags.verbose ?? false }));
+      process.stdout.write(formatReport(report, onStdout, { color: g.color && onStdout === 'text', verbose: g.verbose }));
       if (report.failed > 0) process.exitCode = ExitCode.simulationFailed;
     });
 }

@@ -46,7 +46,7 @@ async function background(args: string[], cwd: string): Promise<{ stdout: () => 
 it('apply + serve + mock serve + run --wait completes a request with a halt and a resume', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookctl-quickstart-'));
   const examples = path.join(dir, 'examples');
-  for (const folder of ['quickstart', 'quickstart-mock']) fs.cpSync(path.join(EXAMPLES, folder), path.join(examples, folder), { recursive: true });
+  for (const folder of ['quickstart']) fs.cpSync(path.join(EXAMPLES, folder), path.join(examples, folder), { recursive: true });
   const [servePort, mockPort] = [await freePort(), await freePort()];
   const urlFile = path.join(examples, 'quickstart/secrets/identity-url.txt');
   const declared = fs.readFileSync(urlFile, 'utf8');
@@ -57,7 +57,7 @@ it('apply + serve + mock serve + run --wait completes a request with a halt and 
   expect(applied.stderr).toBe('');
   expect(applied.code).toBe(0);
   await background(['serve', '--port', String(servePort)], dir);
-  const mock = await background(['mock', 'serve', 'examples/quickstart-mock', '--port', String(mockPort), '--callback-base', `http://127.0.0.1:${servePort}`], dir);
+  const mock = await background(['mock', 'serve', 'examples/quickstart', '--port', String(mockPort), '--callback-base', `http://127.0.0.1:${servePort}`], dir);
   expect(mock.stdout()).toContain(`POST http://127.0.0.1:${mockPort}/identity.example.com/hooks/privacy  ← https://identity.example.com/hooks/privacy`);
 
   const run = await runCli(['run', '--policy', 'default_access_policy', '--email', 'a@example.com', '--wait', '30s'], { cwd: dir, timeoutMs: 60_000 });
