@@ -1,10 +1,14 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { createSupportsColor } from 'supports-color';
 
 /** Options every command accepts, before or after the command name (contract section 2). */
 export interface GlobalOptions {
   databaseUrl?: string;
+  /** Colour on stdout. */
   color: boolean;
+  /** Colour on stderr (diagnostics, notes): that stream's own terminal decides. */
+  stderrColor: boolean;
   debug: boolean;
   /** Absolute folders that `{ file }` refs may read besides the manifest root. */
   secretsDirs: string[];
@@ -24,8 +28,18 @@ export function addGlobalOptions(cmd: Command): Command {
 
 export function globalOptions(cmd: Command): GlobalOptions {
   const o = cmd.optsWithGlobals() as { databaseUrl?: string; color?: boolean; debug?: boolean };
-  const color = o.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
-  return { databaseUrl: o.databaseUrl, color, debug: o.debug === true, secretsDirs: secretsDirs(cmd) };
+  const colorOn = (stream: NodeJS.WriteStream) => o.color !== false && streamHasColor(stream);
+  return { databaseUrl: o.databaseUrl, color: colorOn(process.stdout), stderrColor: colorOn(process.stderr), debug: o.debug === true, secretsDirs: secretsDirs(cmd) };
+}
+
+/**
+ * NO_COLOR (any non-empty value) turns colour off; otherwise supports-color decides from
+ * FORCE_COLOR, TERM=dumb and whether this stream is a terminal. Flags are not sniffed from argv:
+ * `--no-color` is commander's, and wins over everything.
+ */
+function streamHasColor(stream: NodeJS.WriteStream): boolean {
+  if (process.env.NO_COLOR) return false;
+  return createSupportsColor(stream, { sniffFlags: false }) !== false;
 }
 
 /**

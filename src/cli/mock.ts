@@ -40,7 +40,7 @@ export function registerMock(program: Command): Command {
       const loaded = await loadScenarios([file], process.cwd());
       const [scenario, ...more] = loaded.scenarios;
       const problems = loaded.diagnostics;
-      if (problems.length > 0) process.stderr.write(`${formatDiagnostics(problems, 'text', { color: g.color, sources: loaded.sources })}\n`);
+      if (problems.length > 0) process.stderr.write(`${formatDiagnostics(problems, 'text', { color: g.stderrColor, sources: loaded.sources })}\n`);
       if (problems.some((d) => d.severity === 'error')) throw new HookctlError('the scenario is invalid; nothing is served', ExitCode.invalid);
       if (!scenario || more.length > 0) {
         throw new HookctlError(`${file} holds ${loaded.scenarios.length} scenarios; mock serve serves one`, ExitCode.invalid, 'put the scenario in a file of its own');

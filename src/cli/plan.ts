@@ -15,11 +15,11 @@ export function registerPlan(program: Command): Command {
     .option('--prune', 'delete unmanaged connections and policies that hookctl created')
     .action(async (paths: string[], opts: { out?: string; json?: boolean; detailedExitcode?: boolean; prune?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const desired = loadDesiredOrExit(paths, g);
+      const desired = loadDesiredOrExit(paths, g, { prune: opts.prune === true });
       const { makePlan } = await import('../reconcile/plan.js');
       const { renderPlan } = await import('../reconcile/render.js');
       const { planDocument, writePlanFile } = await import('../reconcile/saved-plan.js');
-      const { db, keys } = await openState(g);
+      const { db, keys } = await openState(g, { readOnly: true });
       let plan;
       try {
         plan = await makePlan(db, keys, desired, { prune: opts.prune === true, env: process.env, secretsDirs: g.secretsDirs });

@@ -37,7 +37,7 @@ let schemaChecker: ((doc: YamlDocument) => Diagnostic[]) | undefined;
 export function loadManifests(
   paths: string[],
   opts: { cwd: string; secretsDirs?: readonly string[] },
-): { state: DesiredState | null; diagnostics: Diagnostic[]; sources: Map<string, string> } {
+): { state: DesiredState | null; diagnostics: Diagnostic[]; sources: Map<string, string>; documentCount: number } {
   const { files, roots, diagnostics } = collectYamlFiles(paths, opts.cwd);
   const sources = new Map<string, string>();
   const documents: YamlDocument[] = [];
@@ -65,7 +65,7 @@ export function loadManifests(
 
   const sorted = sortDiagnostics(diagnostics, files);
   const state = countBySeverity(sorted).errors === 0 ? desiredState(checked.entries, files, sources, opts.cwd, refScope) : null;
-  return { state, diagnostics: sorted, sources };
+  return { state, diagnostics: sorted, sources, documentCount: documents.length };
 }
 
 /** Only called once everything validated: the fields have the schema's shapes. */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { SecretInput } from '../manifest/types.js';
 import type { Keys } from '../state/keys.js';
+import { NO_STATE_ID } from '../state/database.js';
 import { PLAN_FORMAT_VERSION, type Plan } from './plan-types.js';
 
 export type SignedPlan = Plan & { signature: string };
@@ -37,6 +38,14 @@ export function readPlanFile(file: string, cwd: string, keys: Keys): Plan {
   }
   if (doc?.format_version !== PLAN_FORMAT_VERSION || typeof doc.signature !== 'string') {
     throw new HookctlError(`${file} is not a hookctl plan of format_version ${PLAN_FORMAT_VERSION}`, ExitCode.invalid, 'make a new one with this version: hookctl plan --out FILE');
+  }
+  // Refusing needs no trust in the file: such a plan was signed with a throwaway key.
+  if (doc.state_id === NO_STATE_ID) {
+    throw new HookctlError(
+      `saved plan is stale: ${file} was made before this state database existed`,
+      ExitCode.stalePlan,
+      'run hookctl plan --out FILE again, now that the state exists',
+    );
   }
   const { signature, ...plan } = doc;
   const expected = sign(keys, plan);
