@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { addGlobalOptions } from './context.js';
+import { addExamplesAndExitCodes } from './help.js';
 import { hookctlVersion } from '../version.js';
 import { registerValidate } from './validate.js';
 import { registerPlan } from './plan.js';
@@ -30,6 +31,7 @@ for (const register of [registerValidate, registerPlan, registerApply, registerE
   const cmd = register(program);
   addGlobalOptions(cmd).exitOverride();
 }
+addExamplesAndExitCodes(program);
 
 function reportAndExit(err: unknown): never {
   const debug = process.argv.includes('--debug');

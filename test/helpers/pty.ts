@@ -18,8 +18,9 @@ export interface PtySession {
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function runInPty(args: string[], opts: { cwd: string; env?: Record<string, string | undefined> }): PtySession {
-  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
+/** `redirect`: shell redirections after the command (`>out.txt`), to take a stream off the terminal. */
+export function runInPty(args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; redirect?: string }): PtySession {
+  const command = [[process.execPath, CLI, ...args].map(quote).join(' '), opts.redirect ?? ''].join(' ');
   const child = spawn('script', ['-qec', command, '/dev/null'], {
     cwd: opts.cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, USER: 'tester', TERM: 'xterm-256color', ...opts.env },
