@@ -6,7 +6,8 @@ import { loadManifests } from '../manifest/load.js';
 import { formatDiagnostics } from '../manifest/diagnostics.js';
 import type { DesiredState } from '../manifest/types.js';
 import { openDatabase, openEmptyState, openExistingDatabase, parseDatabaseUrl, type Database } from '../state/database.js';
-import { deriveKeys, loadMasterKey, readMasterKey, type Keys } from '../state/keys.js';
+import { deriveKeys, loadMasterKey, MASTER_KEY_ENV, readMasterKey, type Keys } from '../state/keys.js';
+import { MASTER_KEY_FILE_NAME } from '../model/secrets.js';
 import { checkMasterKey } from '../state/config-store.js';
 import type { GlobalOptions } from './context.js';
 
@@ -45,11 +46,22 @@ export async function openState(g: GlobalOptions, opts: { readOnly?: boolean } =
   const loc = parseDatabaseUrl(g.databaseUrl, process.cwd());
   if (opts.readOnly) {
     const existing = await openExistingDatabase(loc);
-    if (!existing) return { db: await openEmptyState(), keys: readMasterKey(loc) ?? deriveKeys(crypto.randomBytes(32)) };
-    return checkedSession(existing, loadMasterKey(loc));
+    const keys = readMasterKey(loc);
+    if (!existing) return { db: await openEmptyState(), keys: keys ?? deriveKeys(crypto.randomBytes(32)) };
+    if (!keys) {
+      await existing.close();
+      throw missingKey(existing);
+    }
+    return checkedSession(existing, keys);
   }
   const keys = loadMasterKey(loc);
   return checkedSession(await openDatabase(loc), keys);
+}
+
+/** An existing state with no key to read it with (a new key could never match: none is made). */
+function missingKey(db: Database): HookctlError {
+  const where = db.dialect === 'postgres' ? MASTER_KEY_ENV : `${MASTER_KEY_ENV} or ${MASTER_KEY_FILE_NAME} beside the database`;
+  return new HookctlError(`the state ${db.displayUrl} exists, but no master key was found (${where})`, ExitCode.runtime, 'set HOOKCTL_MASTER_KEY to the key the state was created with');
 }
 
 async function checkedSession(db: Database, keys: Keys): Promise<StateSession> {

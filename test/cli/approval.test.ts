@@ -80,6 +80,24 @@ describe.each(['sqlite', 'postgres'] as const)('read-only commands on a state th
   });
 });
 
+describe('read-only commands on an existing SQLite state', () => {
+  it('an existing state whose key file is missing is refused, and no new key is made', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hookctl-keyless-'));
+    try {
+      writeManifests(dir, 'm', 'pol_a');
+      const env = { HOOK_TOKEN: TOKEN };
+      expect((await runCli(['apply', '--auto-approve', 'm'], { cwd: dir, env })).code).toBe(0);
+      fs.rmSync(path.join(dir, '.hookctl', 'master.key'));
+      const r = await runCli(['plan', 'm'], { cwd: dir, env });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('exists, but no master key was found');
+      expect(fs.existsSync(path.join(dir, '.hookctl', 'master.key'))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.each(['sqlite', 'postgres'] as const)('prompt, lock and prune (%s)', (name) => {
   let env: Awaited<ReturnType<typeof freshBackends>>;
   let b: Backend;
@@ -149,13 +167,26 @@ describe.each(['sqlite', 'postgres'] as const)('prompt, lock and prune (%s)', (n
       holder.release();
       await holder.exited;
     }
-    // The holder is gone: no one is named any more, and the next apply gets the lock.
+    // alice was killed holding the lock, her record left behind; a holder that records nothing
+    // now holds the lock: alice is not named.
+    const anonymous = holdLockInChild(b, undefined);
+    try {
+      await anonymous.entered;
+      const r = await runCli(['apply', '--auto-approve', '--lock-timeout', '1s', 'b'], { cwd: b.dir, env: baseEnv });
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/^error: the state is locked by another apply \(waited 1s\)$/m);
+      expect(r.stderr).not.toContain('alice');
+    } finally {
+      anonymous.release();
+      await anonymous.exited;
+    }
+    // No one holds it now: the next apply gets the lock.
     expect((await runCli(['apply', '--auto-approve', '--lock-timeout', '5s', 'b'], { cwd: b.dir, env: baseEnv })).code).toBe(0);
   });
 });
 
 /** test/state/fixtures/lock-child.mjs holding the lock (recording its holder) until released. */
-function holdLockInChild(b: Backend, holder: { actor: string; operation: string }) {
+function holdLockInChild(b: Backend, holder: { actor: string; operation: string } | undefined) {
   const fixture = new URL('../state/fixtures/lock-child.mjs', import.meta.url).pathname;
   const proc = spawn(process.execPath, [fixture, JSON.stringify({ url: b.url, dir: b.dir, mode: 'hold', timeoutMs: 10_000, holdMs: 60_000, holder })], {
     env: { ...process.env, HOOKCTL_MASTER_KEY: TEST_MASTER_KEY },
