@@ -70,6 +70,9 @@ export class EngineHost {
           return active().db.knex;
         },
         dialect: 'sqlite',
+        get location() {
+          return active().db.location;
+        },
         displayUrl: 'sqlite:(the running scenario)',
         close: async () => undefined,
       };

@@ -8,6 +8,8 @@ export const ExitCode = {
   locked: 5,
   stalePlan: 6,
   usage: 64,
+  /** Ctrl-C (128 + SIGINT), as shells report a process killed by it. */
+  interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

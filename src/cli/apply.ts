@@ -21,12 +21,18 @@ export function registerApply(program: Command): Command {
       if (opts.plan && paths.length > 0) {
         throw new HookctlError('give either manifest paths or --plan, not both', ExitCode.usage, 'a saved plan already holds what it was made from');
       }
-      const desired = opts.plan ? undefined : loadDesiredOrExit(paths, g);
+      const desired = opts.plan ? undefined : loadDesiredOrExit(paths, g, { prune: opts.prune === true });
       const { applyManifests, applySavedPlan } = await import('../reconcile/apply.js');
       const { renderPlan } = await import('../reconcile/render.js');
       const { readPlanFile } = await import('../reconcile/saved-plan.js');
       const paint = painter(g.color);
-      const common = { lockTimeoutMs, actor: currentActor(), env: process.env, secretsDirs: g.secretsDirs };
+      const common = {
+        lockTimeoutMs,
+        actor: currentActor(),
+        env: process.env,
+        secretsDirs: g.secretsDirs,
+        onLockWait: () => process.stderr.write('Acquiring state lock…\n'),
+      };
 
       const { db, keys } = await openState(g);
       try {
@@ -59,6 +65,10 @@ export function registerApply(program: Command): Command {
     });
 }
 
+/**
+ * Asks on the terminal. Declining exits 1 with "Apply cancelled."; Ctrl-C at the prompt exits
+ * 130 (readline catches it while the terminal is in raw mode, so the process gets no SIGINT).
+ */
 async function confirm(): Promise<boolean> {
   if (!process.stdin.isTTY) {
     throw new HookctlError(
@@ -68,12 +78,21 @@ async function confirm(): Promise<boolean> {
     );
   }
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  const interrupted = new Promise<never>((_, reject) => rl.once('SIGINT', () => {
+      process.stdout.write('\n');
+      reject(interruptedError());
+    }));
   try {
-    const answer = await rl.question("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
+    const answer = await Promise.race([rl.question("\nDo you want to perform these actions? Only 'yes' will be accepted: "), interrupted]);
     if (answer.trim() === 'yes') return true;
-    process.stdout.write('Apply cancelled; nothing was changed.\n');
+    process.stdout.write('\nApply cancelled.\n');
+    process.exitCode = ExitCode.runtime;
     return false;
   } finally {
     rl.close();
   }
+}
+
+function interruptedError(): HookctlError {
+  return new HookctlError('interrupted; nothing was applied', ExitCode.interrupted);
 }

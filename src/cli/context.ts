@@ -1,11 +1,15 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { createSupportsColor } from 'supports-color';
 import type { SkippedFile } from '../manifest/kind.js';
 
 /** Options every command accepts, before or after the command name (contract section 2). */
 export interface GlobalOptions {
   databaseUrl?: string;
+  /** Colour on stdout. */
   color: boolean;
+  /** Colour on stderr (diagnostics, notes): that stream's own terminal decides. */
+  stderrColor: boolean;
   debug: boolean;
   /** Notes on stderr about what a command left out (files of the other kind). */
   verbose: boolean;
@@ -28,14 +32,31 @@ export function addGlobalOptions(cmd: Command): Command {
 
 export function globalOptions(cmd: Command): GlobalOptions {
   const o = cmd.optsWithGlobals() as { databaseUrl?: string; color?: boolean; debug?: boolean; verbose?: boolean };
-  const color = o.color !== false && !process.env.NO_COLOR && process.stdout.isTTY === true;
-  return { databaseUrl: o.databaseUrl, color, debug: o.debug === true, verbose: o.verbose === true, secretsDirs: secretsDirs(cmd) };
+  const colorOn = (stream: NodeJS.WriteStream) => o.color !== false && streamHasColor(stream);
+  return {
+    databaseUrl: o.databaseUrl,
+    color: colorOn(process.stdout),
+    stderrColor: colorOn(process.stderr),
+    debug: o.debug === true,
+    verbose: o.verbose === true,
+    secretsDirs: secretsDirs(cmd),
+  };
 }
 
 /** Under --verbose, one note per file left out because it is of the other kind. */
 export function noteSkipped(skipped: readonly SkippedFile[], g: GlobalOptions): void {
   if (!g.verbose) return;
   for (const s of skipped) process.stderr.write(`note: skipped ${s.file}: a ${s.kind} file\n`);
+}
+
+/**
+ * NO_COLOR (any non-empty value) turns colour off; otherwise supports-color decides from
+ * FORCE_COLOR, TERM=dumb and whether this stream is a terminal. Flags are not sniffed from argv:
+ * `--no-color` is commander's, and wins over everything.
+ */
+function streamHasColor(stream: NodeJS.WriteStream): boolean {
+  if (process.env.NO_COLOR) return false;
+  return createSupportsColor(stream, { sniffFlags: false }) !== false;
 }
 
 /**

@@ -13,7 +13,7 @@ export function registerExport(program: Command): Command {
     .action(async (opts: { out?: string }, cmd: Command) => {
       const { readState } = await import('../state/config-store.js');
       const { exportManifests } = await import('../reconcile/export.js');
-      const { db } = await openState(globalOptions(cmd));
+      const { db } = await openState(globalOptions(cmd), { readOnly: true });
       let result;
       try {
         result = exportManifests(await readState(db.knex));

@@ -9,7 +9,7 @@ export function registerHistory(program: Command): Command {
     .option('--json', 'print [{serial, applied_at, actor, manifest_digest, summary}]')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const { readHistory } = await import('../state/config-store.js');
-      const { db } = await openState(globalOptions(cmd));
+      const { db } = await openState(globalOptions(cmd), { readOnly: true });
       let revisions;
       try {
         revisions = await readHistory(db.knex);

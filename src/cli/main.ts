@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { addGlobalOptions } from './context.js';
+import { addExamplesAndExitCodes } from './help.js';
 import { hookctlVersion } from '../version.js';
 import { registerValidate } from './validate.js';
 import { registerPlan } from './plan.js';
@@ -32,6 +33,7 @@ for (const register of [registerValidate, registerFmt, registerPlan, registerApp
   const cmd = register(program);
   addGlobalOptions(cmd).exitOverride();
 }
+addExamplesAndExitCodes(program);
 
 function reportAndExit(err: unknown): never {
   const debug = process.argv.includes('--debug');

@@ -52,7 +52,7 @@ Admin API (no auth):
       noteSkipped(loaded.skipped, g);
       const scenarios = loaded.scenarios;
       const problems = loaded.diagnostics;
-      if (problems.length > 0) process.stderr.write(`${formatDiagnostics(problems, 'text', { color: g.color, sources: loaded.sources })}\n`);
+      if (problems.length > 0) process.stderr.write(`${formatDiagnostics(problems, 'text', { color: g.stderrColor, sources: loaded.sources })}\n`);
       if (problems.some((d) => d.severity === 'error')) throw new HookctlError('the scenarios are invalid; nothing is served', ExitCode.invalid);
       if (scenarios.length === 0) throw new HookctlError(`${file} holds no scenario`, ExitCode.invalid);
       try {

@@ -22,11 +22,11 @@ export function registerPlan(program: Command): Command {
         throw new HookctlError(`--json and --format ${opts.format} disagree`, ExitCode.usage, '--json is short for --format json: give one of them');
       }
       const format: Format = opts.json ? 'json' : (opts.format ?? 'text');
-      const desired = loadDesiredOrExit(paths, g);
+      const desired = loadDesiredOrExit(paths, g, { prune: opts.prune === true });
       const { makePlan } = await import('../reconcile/plan.js');
       const { renderPlan, renderPlanMarkdown } = await import('../reconcile/render.js');
       const { planDocument, writePlanFile } = await import('../reconcile/saved-plan.js');
-      const { db, keys } = await openState(g);
+      const { db, keys } = await openState(g, { readOnly: true });
       let plan;
       try {
         plan = await makePlan(db, keys, desired, { prune: opts.prune === true, env: process.env, secretsDirs: g.secretsDirs });

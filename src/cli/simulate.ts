@@ -34,7 +34,7 @@ export function registerSimulate(program: Command): Command {
     .addOption(new Option('--webhook-timeout <duration>', 'timeout of one webhook call whose connection sets no timeout_ms; a bare number is ms (default 30s)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
     .addHelpText(
       'after',
-      '\nSecret refs in the manifests resolve from each scenario\'s `env`, never from the process environment.\nExit codes: 0 every expectation held, 3 invalid scenarios or manifests (nothing ran), 4 an expectation failed.',
+      '\nSecret refs in the manifests resolve from each scenario\'s `env`, never from the process environment.',
     )
     .action(async (paths: string[], flags: SimulateFlags, cmd: Command) => {
       const g = globalOptions(cmd);
@@ -85,6 +85,6 @@ function hasErrors(diagnostics: Diagnostic[]): boolean {
 async function reportDiagnostics(diagnostics: Diagnostic[], sources: Map<string, string>, g: GlobalOptions): Promise<void> {
   if (diagnostics.length === 0) return;
   const { formatDiagnostics } = await import('../manifest/diagnostics.js');
-  process.stderr.write(`${formatDiagnostics(diagnostics, 'text', { color: g.color, sources })}\n`);
+  process.stderr.write(`${formatDiagnostics(diagnostics, 'text', { color: g.stderrColor, sources })}\n`);
 }
 

@@ -38,7 +38,7 @@ let schemaChecker: ((doc: YamlDocument) => Diagnostic[]) | undefined;
 export function loadManifests(
   paths: string[],
   opts: { cwd: string; secretsDirs?: readonly string[] },
-): { state: DesiredState | null; diagnostics: Diagnostic[]; sources: Map<string, string>; skipped: SkippedFile[] } {
+): { state: DesiredState | null; diagnostics: Diagnostic[]; sources: Map<string, string>; skipped: SkippedFile[]; documentCount: number } {
   const collected = collectYamlFiles(paths, opts.cwd);
   const { roots, diagnostics } = collected;
   const sources = new Map<string, string>();
@@ -78,7 +78,7 @@ export function loadManifests(
 
   const sorted = sortDiagnostics(diagnostics, files);
   const state = countBySeverity(sorted).errors === 0 ? desiredState(checked.entries, files, sources, opts.cwd, refScope) : null;
-  return { state, diagnostics: sorted, sources, skipped };
+  return { state, diagnostics: sorted, sources, skipped, documentCount: documents.length };
 }
 
 /** Only called once everything validated: the fields have the schema's shapes. */

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
 import { encryptJson } from '../state/crypto.js';
-import { withStateLock } from '../state/lock.js';
+import { withStateLock, type LockOptions } from '../state/lock.js';
 import {
   appendRevision,
   bumpSerial,
@@ -38,6 +38,8 @@ export interface ApplyOptions {
   env: Record<string, string | undefined>;
   /** Folders file refs may read besides their manifest root (`--secrets-dir`). */
   secretsDirs?: readonly string[];
+  /** Called when the state lock is not had at once (another writer holds it). */
+  onLockWait?: () => void;
 }
 
 export interface ApplyResult {
@@ -76,7 +78,7 @@ export async function applyManifests(db: Database, keys: Keys, desired: DesiredS
       if (plan.changes.length === 0) return { plan, serial: state.serial, applied: false };
     }
     return { plan, serial: await writePlan(trx, keys, plan, state, resolved, opts), applied: true };
-  });
+  }, lockOptions(opts, 'apply'));
 }
 
 export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
@@ -106,7 +108,11 @@ export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts:
     if (state.serial !== plan.state_serial) throw stateMoved(plan.state_serial, state.serial, 'saved plan is stale: the state changed since the plan was made');
     if (plan.changes.length === 0) return { plan, serial: state.serial, applied: false };
     return { plan, serial: await writePlan(trx, keys, plan, state, resolved, opts), applied: true };
-  });
+  }, lockOptions(opts, 'apply --plan'));
+}
+
+function lockOptions(opts: ApplyOptions, operation: string): LockOptions {
+  return { holder: { actor: opts.actor, operation }, onWait: opts.onLockWait };
 }
 
 /** The state with every stored secret fingerprint in the current form (see refreshFingerprints). */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { SecretInput } from '../manifest/types.js';
 import type { Keys } from '../state/keys.js';
+import { NO_STATE_ID } from '../state/database.js';
 import { PLAN_FORMAT_VERSION, type Plan } from './plan-types.js';
 
 export type SignedPlan = Plan & { signature: string };
@@ -30,6 +31,14 @@ export function writePlanFile(file: string, plan: Plan, cwd: string, keys: Keys)
 /** A saved plan, checked (signature, master key) and with its folders resolved: what apply executes. */
 export function readPlanFile(file: string, cwd: string, keys: Keys): Plan {
   const { signature, ...plan } = parsePlanFile(file);
+  // Refusing needs no trust in the file: such a plan was signed with a throwaway key.
+  if (plan.state_id === NO_STATE_ID) {
+    throw new HookctlError(
+      `saved plan is stale: ${file} was made before this state database existed`,
+      ExitCode.stalePlan,
+      'run hookctl plan --out FILE again, now that the state exists',
+    );
+  }
   const expected = sign(keys, plan);
   if (signature.length !== expected.length || !crypto.timingSafeEqual(Buffer.from(signature), Buffer.from(expected))) {
     throw new HookctlError(

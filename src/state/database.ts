@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
 import { HookctlError } from '../errors.js';
@@ -10,6 +11,7 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Database {
   knex: Knex;
   dialect: Dialect;
+  location: DatabaseLocation;
   /** The URL with any password removed: safe to print. */
   displayUrl: string;
   close(): Promise<void>;
@@ -67,7 +69,7 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
   const { default: knexFactory } = await import('knex');
   let knex: Knex;
   if (loc.dialect === 'sqlite') {
-    ensureDir(path.dirname(loc.target), 'the state folder');
+    if (loc.target !== IN_MEMORY) ensureDir(path.dirname(loc.target), 'the state folder');
     knex = knexFactory({
       client: 'sqlite3',
       connection: { filename: loc.target },
@@ -96,6 +98,7 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
   const db: Database = {
     knex,
     dialect: loc.dialect,
+    location: loc,
     displayUrl: loc.dialect === 'sqlite' ? `sqlite:${loc.target}` : redactUrl(loc.target),
     close: () => knex.destroy(),
   };
@@ -109,6 +112,48 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
       loc.dialect === 'postgres' ? 'check that PostgreSQL is running and the URL is right' : undefined,
     );
   }
+  return db;
+}
+
+const IN_MEMORY = ':memory:';
+
+/**
+ * The state_id of the empty state that read-only commands see where no state exists yet. A plan
+ * saved against it cannot be applied: by then the state exists, and is another one.
+ */
+export const NO_STATE_ID = 'st_none';
+
+/**
+ * The state if it exists (migrated to this version), or null: nothing is created. A SQLite
+ * state exists once its file does; a PostgreSQL one once hookctl's tables are in its schema.
+ */
+export async function openExistingDatabase(loc: DatabaseLocation): Promise<Database | null> {
+  if (loc.dialect === 'sqlite') return fs.existsSync(loc.target) ? openDatabase(loc) : null;
+  const db = await openDatabase(loc, { migrate: false });
+  let exists: boolean;
+  try {
+    exists = await db.knex.schema.hasTable(MIGRATIONS_TABLE);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw new HookctlError(`cannot open state database ${db.displayUrl}: ${(err as Error).message}`, 1, 'check that PostgreSQL is running and the URL is right');
+  }
+  if (!exists) {
+    await db.close();
+    return null;
+  }
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw new HookctlError(`cannot open state database ${db.displayUrl}: ${(err as Error).message}`, 1);
+  }
+  return db;
+}
+
+/** A new, empty state in memory, gone when closed: what a state that does not exist yet holds. */
+export async function openEmptyState(): Promise<Database> {
+  const db = await openDatabase({ dialect: 'sqlite', target: IN_MEMORY });
+  await db.knex('hookctl_meta').where({ name: 'state_id' }).update({ value: NO_STATE_ID });
   return db;
 }
 

@@ -51,8 +51,8 @@ export function parseMasterKey(text: string, source: string): Buffer {
  * a team database must not depend on one machine's file.
  */
 export function loadMasterKey(loc: DatabaseLocation, env: NodeJS.ProcessEnv = process.env): Keys {
-  const fromEnv = env[MASTER_KEY_ENV];
-  if (fromEnv) return deriveKeys(parseMasterKey(fromEnv, MASTER_KEY_ENV));
+  const existing = readMasterKey(loc, env);
+  if (existing) return existing;
   if (loc.dialect === 'postgres') {
     throw new HookctlError(
       `${MASTER_KEY_ENV} is required with a PostgreSQL state`,
@@ -60,10 +60,20 @@ export function loadMasterKey(loc: DatabaseLocation, env: NodeJS.ProcessEnv = pr
       'set it to the same base64 key on every machine that uses this database',
     );
   }
-  const file = path.join(path.dirname(loc.target), MASTER_KEY_FILE_NAME);
-  const existing = readKeyFile(file);
-  if (existing) return deriveKeys(existing);
-  return deriveKeys(createKeyFile(file));
+  return deriveKeys(createKeyFile(keyFileOf(loc)));
+}
+
+/** HOOKCTL_MASTER_KEY, else the SQLite state's key file if it exists: never creates one. */
+export function readMasterKey(loc: DatabaseLocation, env: NodeJS.ProcessEnv = process.env): Keys | null {
+  const fromEnv = env[MASTER_KEY_ENV];
+  if (fromEnv) return deriveKeys(parseMasterKey(fromEnv, MASTER_KEY_ENV));
+  if (loc.dialect === 'postgres') return null;
+  const key = readKeyFile(keyFileOf(loc));
+  return key ? deriveKeys(key) : null;
+}
+
+function keyFileOf(loc: DatabaseLocation): string {
+  return path.join(path.dirname(loc.target), MASTER_KEY_FILE_NAME);
 }
 
 function readKeyFile(file: string): Buffer | null {

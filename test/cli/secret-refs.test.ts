@@ -232,6 +232,9 @@ describe('--secrets-dir and HOOKCTL_SECRETS_DIR allow a folder outside the root'
   it('a saved plan re-resolves its refs against the root it was made with', async () => {
     const { cwd } = root('{ file: ../../outside/token.txt }');
     const outside = path.join(work, 'outside');
+    // The state must exist before the plan is saved: one saved before it existed is refused as stale.
+    fs.mkdirSync(path.join(cwd, 'nothing'));
+    expect((await cli(['apply', '--auto-approve', 'nothing'], cwd)).code).toBe(0);
     expect((await cli(['plan', '--secrets-dir', outside, '--out', 'plan.json', 'manifests'], cwd)).code).toBe(0);
     const refused = await cli(['apply', '--plan', 'plan.json'], cwd);
     expect(refused.code).toBe(3);
