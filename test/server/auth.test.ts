@@ -99,7 +99,7 @@ describe('API tokens', () => {
   });
 
   it('does not take a reply-to style token, or an API token of another state, as an API token', async () => {
-    const otherState = await issueApiToken(deriveKeys(Buffer.alloc(32, 3)), SCOPES, 60_000);
+    const otherState = await issueApiToken(deriveKeys(Buffer.alloc(32, 3)), SCOPES, 60_000, 'other');
     expect((await s.request('GET', '/api/v1/policy', { token: otherState })).status).toBe(403);
     const underReplyKey = await new CompactEncrypt(
       new TextEncoder().encode(JSON.stringify({ scopes: [...SCOPES], iat: 0, exp: 2 ** 31, client_id: 'x' })),
