@@ -61,7 +61,11 @@ export function registerServe(program: Command): Command {
       const app = await buildServer({
         db,
         keys,
-        logger: serverLoggerOptions(process.stderr, flags.logLevel, flags.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json')),
+        logger: serverLoggerOptions(process.stderr, {
+          level: flags.logLevel,
+          format: flags.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json'),
+          colorize: (cmd.optsWithGlobals() as { color?: boolean }).color !== false && !process.env.NO_COLOR && process.stderr.isTTY === true,
+        }),
         rootClient: rootClientFromEnv(),
         publicUrl: settings.publicUrl,
         requestTimeoutMs: settings.requestTimeoutMs,

@@ -22,13 +22,20 @@ export const REDACTED_PATHS = [
 ];
 
 
-export function serverLoggerOptions(stream: NodeJS.WritableStream, level: LogLevel = 'info', format: LogFormat = 'json'): FastifyServerOptions['logger'] {
+export interface LogSettings {
+  level?: LogLevel;
+  format?: LogFormat;
+  /** Pretty lines only: colour them (a terminal that wants colours). */
+  colorize?: boolean;
+}
+
+export function serverLoggerOptions(stream: NodeJS.WritableStream, { level = 'info', format = 'json', colorize = false }: LogSettings = {}): FastifyServerOptions['logger'] {
   const destination =
     format === 'json'
       ? stream
       : PinoPretty({
           destination: stream,
-          colorize: (stream as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR,
+          colorize,
           translateTime: 'SYS:HH:MM:ss.l',
           ignore: 'pid,hostname',
         });
