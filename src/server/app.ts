@@ -118,7 +118,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     req.apiClientId = claims.client_id;
   });
 
-  const metrics = new ServerMetrics(opts.db.knex);
+  const metrics = new ServerMetrics(opts.db);
   app.decorate('metrics', metrics);
   await registerOpenApi(app, schemas);
 

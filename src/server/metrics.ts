@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Knex } from 'knex';
+import type { Database } from '../state/database.js';
 import type { ExecutionObserver } from '../engine/observer.js';
 import type { RequestStatus } from '../engine/requests.js';
 import { queueDepth } from '../engine/worker.js';
@@ -33,7 +33,8 @@ export class ServerMetrics {
   private readonly calls: Counter<'outcome'>;
   private readonly durations: Histogram;
 
-  constructor(knex: Knex) {
+  /** `db.knex` is read at each scrape: the harness's database is whichever scenario runs. */
+  constructor(db: Database) {
     const registers = [this.own];
     this.requests = new Counter({
       name: 'hookctl_privacy_requests_total',
@@ -58,7 +59,7 @@ export class ServerMetrics {
       help: 'Privacy requests waiting for a worker (pending, or in processing with no live lease), read from the state when scraped; NaN when the state does not answer.',
       registers,
       async collect() {
-        this.set(await queueDepth(knex).catch(() => NaN));
+        this.set(await Promise.resolve().then(() => queueDepth(db.knex)).catch(() => NaN));
       },
     });
     this.registry = Registry.merge([this.own, processMetrics()]);
