@@ -3,6 +3,7 @@ import { ExitCode, HookctlError } from '../errors.js';
 import { globalOptions } from './context.js';
 import { DURATIONS, parseDuration, parseInteger, parseOptionalDuration, parsePort } from './flags.js';
 import { UNIT_MS } from '../durations.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../server/log-settings.js';
 
 interface ServeFlags {
   host: string;
@@ -13,6 +14,8 @@ interface ServeFlags {
   resumeTimeout?: string;
   workerLease?: string;
   requestTimeout: string;
+  logLevel: LogLevel;
+  logFormat?: LogFormat;
 }
 
 /**
@@ -40,14 +43,17 @@ export function registerServe(program: Command): Command {
         'how long a request claimed by this process stays its own without renewal (renewed every third of it); after a crash, other serve processes take its requests over once it passes (default 30000)',
       ).env('HOOKCTL_WORKER_LEASE_MS'),
     )
+    .addOption(new Option('--log-level <level>', 'least severe log lines written to stderr').choices(LOG_LEVELS).default('info'))
+    .addOption(new Option('--log-format <format>', 'json lines, or pretty for people (default: pretty when stderr is a terminal, else json)').choices(LOG_FORMATS))
     .action(async (flags: ServeFlags, cmd: Command) => {
       const settings = parseServeFlags(flags);
       const { openDatabase, parseDatabaseUrl } = await import('../state/database.js');
       const { loadMasterKey } = await import('../state/keys.js');
       const { buildServer } = await import('../server/app.js');
       const { rootClientFromEnv } = await import('../server/auth.js');
-      const { serverLoggerOptions } = await import('../server/logging.js');
+      const { serverLoggerOptions, workerLogObserver } = await import('../server/logging.js');
       const { Worker } = await import('../engine/worker.js');
+      const { observers } = await import('../engine/observer.js');
 
       const location = parseDatabaseUrl(globalOptions(cmd).databaseUrl, process.cwd());
       const keys = loadMasterKey(location);
@@ -55,7 +61,11 @@ export function registerServe(program: Command): Command {
       const app = await buildServer({
         db,
         keys,
-        logger: serverLoggerOptions(process.stderr),
+        logger: serverLoggerOptions(process.stderr, {
+          level: flags.logLevel,
+          format: flags.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json'),
+          colorize: (cmd.optsWithGlobals() as { color?: boolean }).color !== false && !process.env.NO_COLOR && process.stderr.isTTY === true,
+        }),
         rootClient: rootClientFromEnv(),
         publicUrl: settings.publicUrl,
         requestTimeoutMs: settings.requestTimeoutMs,
@@ -65,7 +75,8 @@ export function registerServe(program: Command): Command {
         webhookTimeoutMs: settings.webhookTimeoutMs,
         resumeTimeoutMinutes: settings.resumeTimeoutMinutes,
         leaseMs: settings.leaseMs,
-        log: (message) => app.log.warn(message),
+        log: (message) => app.log.error(message),
+        observer: observers(app.metrics.observer, workerLogObserver(app.log)),
       });
       try {
         await app.listen({ host: settings.host, port: settings.port });

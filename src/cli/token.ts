@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { addGlobalOptions, globalOptions } from './context.js';
 import { DURATIONS, parseDuration } from './flags.js';
+import { currentActor } from './session.js';
 
 /** `hookctl token create`: a bearer token for the HTTP API, alone on stdout (for scripts). */
 export function registerToken(program: Command): Command {
@@ -26,7 +27,8 @@ export function registerToken(program: Command): Command {
       const { parseDatabaseUrl } = await import('../state/database.js');
       const { loadMasterKey } = await import('../state/keys.js');
       const keys = loadMasterKey(parseDatabaseUrl(globalOptions(cmd).databaseUrl, process.cwd()));
-      process.stdout.write(`${await issueApiToken(keys, scopes.filter(isScope), ttlMs)}\n`);
+      // The token's client is its creator: API writes made with it appear in history as api:cli:<user>.
+      process.stdout.write(`${await issueApiToken(keys, scopes.filter(isScope), ttlMs, `cli:${currentActor()}`)}\n`);
     });
   // main.ts adds the global options to the command returned; the subcommand needs them too.
   addGlobalOptions(create).exitOverride();

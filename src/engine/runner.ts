@@ -7,6 +7,7 @@ import { interpretCall } from './outcome.js';
 import { issueReplyToken } from './reply-token.js';
 import { requestIdentity, resumePath, stepEvent, type RequestRow, type Step, type TimelineEntry, type TransitionInput } from './requests.js';
 import type { WebhookClient } from './webhook-client.js';
+import type { ExecutionObserver, RequestTransition } from './observer.js';
 
 export interface ExecutionSettings {
   /** Timeout of a webhook call whose connection sets none. */
@@ -30,6 +31,8 @@ export interface RunContext extends ExecutionSettings {
   stopping(): boolean;
   /** Aborted when the worker stops without waiting: the current call is abandoned, the request released. */
   signal: AbortSignal;
+  /** Told of each status change committed and each webhook call made. */
+  observer?: ExecutionObserver;
 }
 
 /** The lease was taken over (this worker stalled past it): stop without writing anything. */
@@ -111,12 +114,26 @@ class Execution {
       ...fields,
     });
     const after = { cursor_webhook_id: hook.id, cursor_position: hook.position };
+    const report = (event: TimelineEntry, called: boolean) =>
+      this.ctx.observer?.webhookCall({
+        request_id: this.row.id,
+        webhook_key: hook.key,
+        callback_type: phase,
+        outcome: event.outcome,
+        status_code: event.status_code,
+        duration_ms: event.duration_ms,
+        called,
+      });
     if (hook.disabled) {
-      return { changes: after, event: entry({ outcome: 'skipped', reason: `connection '${hook.connection_key}' is disabled` }) };
+      const event = entry({ outcome: 'skipped', reason: `connection '${hook.connection_key}' is disabled` });
+      report(event, false);
+      return { changes: after, event };
     }
     if (!hook.secrets) {
       const reason = `webhook '${hook.key}' cannot be called: connection '${hook.connection_key}' has no secrets`;
-      return { changes: failed(phase, reason), event: entry({ outcome: 'error', reason }) };
+      const event = entry({ outcome: 'error', reason });
+      report(event, false);
+      return { changes: failed(phase, reason), event };
     }
 
     const identity = requestIdentity(this.row);
@@ -143,6 +160,7 @@ class Execution {
       status_code: 'status' in result ? result.status : null,
       duration_ms: result.durationMs,
     });
+    report(event, true);
     const merged = Object.keys(outcome.derived).length > 0 ? { identity: JSON.stringify(mergeIdentity(identity, outcome.derived)) } : {};
 
     switch (outcome.outcome) {
@@ -172,7 +190,10 @@ class Execution {
     const renewal = changes.lease_owner === null ? {} : { lease_expires_at: new Date(Date.now() + this.ctx.leaseMs).toISOString() };
     const [next] = await this.ctx.transition({ guard: { id: this.row.id, lease_owner: this.ctx.owner }, changes: { ...changes, ...renewal }, events });
     if (!next) throw new LeaseLost();
+    const before = this.row;
     this.row = next;
+    const event = transitionEvent(before, next);
+    if (event) this.ctx.observer?.transition(transitionReport(next, event));
   }
 
   /** Give the request back, cursor as it is: the next claim continues where this one stopped. */
@@ -190,6 +211,25 @@ class Execution {
 export function webhookCallId(row: Pick<RequestRow, 'id' | 'event_seq'>, webhookId: string): string {
   const digest = crypto.createHash('sha256').update(`${row.id}\n${row.event_seq}\n${webhookId}`).digest('base64url');
   return `msg_${digest.slice(0, 27)}`;
+}
+
+/** What a committed change of the worker's did to the request, if it changed its status or let it go. */
+function transitionEvent(before: RequestRow, after: RequestRow): RequestTransition['event'] | undefined {
+  if (after.status === 'paused' || after.status === 'complete' || after.status === 'error') {
+    return before.status === after.status ? undefined : after.status;
+  }
+  return after.lease_owner === null && before.lease_owner !== null ? 'released' : undefined;
+}
+
+export function transitionReport(row: RequestRow, event: RequestTransition['event']): RequestTransition {
+  return {
+    request_id: row.id,
+    policy_key: row.policy_key,
+    event,
+    status: row.status,
+    step: row.status === 'error' ? row.failed_step : row.cursor_step,
+    failure_reason: row.failure_reason,
+  };
 }
 
 const RELEASED = { lease_owner: null, lease_expires_at: null } as const;

@@ -353,9 +353,9 @@ function expiredPause(q: Knex.QueryBuilder, at: string): Knex.QueryBuilder {
 /**
  * Paused requests whose reply-to token has expired become `error` ("paused request
  * expired"). Unlike Fides they keep a failed step (pre), so that `/retry` can run them again.
- * Returns how many expired.
+ * Returns how many expired; `onExpired` gets them as they are written.
  */
-export async function expirePausedRequests(db: Database, now: Date = new Date()): Promise<number> {
+export async function expirePausedRequests(db: Database, now: Date = new Date(), onExpired?: (rows: RequestRow[]) => void): Promise<number> {
   const at = now.toISOString();
   let expired = 0;
   for (;;) {
@@ -374,6 +374,7 @@ export async function expirePausedRequests(db: Database, now: Date = new Date())
       stepEvent('pre', 'expired', PAUSE_EXPIRED, now),
     );
     expired += rows.length;
+    onExpired?.(rows);
     if (rows.length < EXPIRY_BATCH) return expired;
   }
 }

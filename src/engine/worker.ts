@@ -8,7 +8,8 @@ import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
 import { DEFAULT_RESUME_TIMEOUT_MINUTES } from './reply-token.js';
 import { findRequest, onWorkQueued, RETURNING_WITH_SERIAL, toView, type RequestRow, type RequestView } from './requests.js';
-import { executeClaimed, type ExecutionSettings, type RunContext } from './runner.js';
+import { executeClaimed, transitionReport, type ExecutionSettings, type RunContext } from './runner.js';
+import type { ExecutionObserver } from './observer.js';
 import { WebhookListCache } from './config-source.js';
 import { GroupCommit } from './group-commit.js';
 import { expirePausedRequests } from './service.js';
@@ -25,6 +26,8 @@ export interface WorkerOptions extends Partial<ExecutionSettings> {
   owner?: string;
   /** Where unexpected errors (database unreachable, bugs) are reported; default stderr. */
   log?: (message: string) => void;
+  /** Told of every status change this worker makes and every webhook call (logs, metrics). */
+  observer?: ExecutionObserver;
 }
 
 export const DEFAULT_CONCURRENCY = 16;
@@ -34,6 +37,17 @@ export const DEFAULT_EXPIRY_INTERVAL_MS = 1_000;
 
 /** Statuses a worker may claim when no live lease holds them. */
 const CLAIMABLE = ['pending', 'in_processing'];
+
+/** Narrows a query on privacy_requests to the requests a worker may claim at `now`. */
+function claimable(q: Knex.QueryBuilder, now: string): Knex.QueryBuilder {
+  return q.whereIn('status', CLAIMABLE).where((w) => w.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', now));
+}
+
+/** How many requests wait for a worker: pending, or in processing with no live lease. */
+export async function queueDepth(knex: Knex): Promise<number> {
+  const row = (await claimable(knex('privacy_requests'), new Date().toISOString()).count({ n: '*' }).first()) as { n: number | string };
+  return Number(row.n);
+}
 
 /**
  * Executes queued privacy requests. Work is claimed durably with a lease (owner + expiry,
@@ -48,6 +62,7 @@ export class Worker {
   private readonly pollMs: number;
   private readonly expiryIntervalMs: number;
   private readonly log: (message: string) => void;
+  private readonly observer: ExecutionObserver | undefined;
   private readonly client = new WebhookClient();
   private readonly commits: GroupCommit;
   private readonly webhookLists: WebhookListCache;
@@ -79,6 +94,7 @@ export class Worker {
     this.pollMs = options.pollMs ?? DEFAULT_POLL_MS;
     this.expiryIntervalMs = options.expiryIntervalMs ?? DEFAULT_EXPIRY_INTERVAL_MS;
     this.log = options.log ?? ((message) => console.error(message));
+    this.observer = options.observer;
     this.commits = new GroupCommit(db.knex);
     this.webhookLists = new WebhookListCache(db.knex, keys);
     // Every call in flight listens on it: as many listeners as the concurrency.
@@ -92,7 +108,7 @@ export class Worker {
     this.unsubscribe = onWorkQueued(() => this.notify());
     this.schedule(0);
     this.expiryTimer = setInterval(() => {
-      this.expiring ??= expirePausedRequests(this.db)
+      this.expiring ??= this.expire()
         .catch((err: Error) => this.log(`worker ${this.owner}: cannot expire paused requests: ${err.message}`))
         .finally(() => (this.expiring = undefined));
     }, this.expiryIntervalMs);
@@ -115,7 +131,7 @@ export class Worker {
 
   /** Expire pauses, then run until nothing is claimable (tests, `hookctl run`). */
   async drain(): Promise<void> {
-    await expirePausedRequests(this.db);
+    await this.expire();
     while ((await this.runOnce()) > 0);
   }
 
@@ -138,6 +154,10 @@ export class Worker {
     await running;
     await this.expiring;
     await this.client.close();
+  }
+
+  private expire(): Promise<number> {
+    return expirePausedRequests(this.db, new Date(), (rows) => rows.forEach((row) => this.observer?.transition(transitionReport(row, 'expired'))));
   }
 
   private schedule(delayMs: number): void {
@@ -172,19 +192,17 @@ export class Worker {
     if (limit <= 0 || this.stopping) return [];
     const { knex, dialect } = this.db;
     const now = new Date().toISOString();
-    const claimable = (q: Knex.QueryBuilder) =>
-      q.whereIn('status', CLAIMABLE).where((w) => w.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', now));
-    const candidates = claimable(knex('privacy_requests').select('id'))
+    const candidates = claimable(knex('privacy_requests').select('id'), now)
       .orderBy([{ column: 'created_at' }, { column: 'id' }])
       .limit(limit);
     if (id !== undefined) candidates.where('id', id);
     // PostgreSQL: the candidates are an array computed once. As `IN (subquery)` the planner may
     // rerun the subquery for each row, and as rows this statement updated are skipped by it,
     // each rerun finds new ones: the LIMIT would not hold, and one claim took the whole backlog.
-    const claimed = claimable(knex('privacy_requests'));
+    const claimed = claimable(knex('privacy_requests'), now);
     if (dialect === 'postgres') claimed.where('id', knex.raw('ANY(ARRAY(?))', [candidates.forUpdate().skipLocked()]));
     else claimed.whereIn('id', candidates);
-    return claimed
+    const rows: RequestRow[] = await claimed
       .update({
         status: 'in_processing',
         started_processing_at: knex.raw('COALESCE(started_processing_at, ?)', [now]),
@@ -193,6 +211,9 @@ export class Worker {
         updated_at: now,
       })
       .returning(knex.raw(RETURNING_WITH_SERIAL));
+    // started_processing_at is set by this claim (to `now`) only on a request that was pending.
+    for (const row of rows) this.observer?.transition(transitionReport(row, row.started_processing_at === now ? 'started' : 'continued'));
+    return rows;
   }
 
   private launch(row: RequestRow): Promise<void> {
@@ -205,6 +226,7 @@ export class Worker {
       transition: (input) => this.commits.transition(input),
       stopping: () => this.stopping,
       signal: this.abort.signal,
+      observer: this.observer,
     };
     const run = executeClaimed(context, row)
       .catch((err: Error) => this.log(`worker ${this.owner}: privacy request ${row.id}: ${err.message}`))

@@ -10,7 +10,9 @@ import { bearerToken } from '../bearer.js';
 import { FRAMEWORK_ERROR_OPTIONS, installErrorHandling } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { KEY_MAX_LENGTH } from '../model/keys.js';
-import { createValidatorCompiler } from './validation.js';
+import { apiSchemaDocuments, createValidatorCompiler } from './validation.js';
+import { registerOpenApi } from './openapi.js';
+import { metricsRoute, ServerMetrics } from './metrics.js';
 import { connectionRoutes } from './routes/connections.js';
 import { policyRoutes } from './routes/policies.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -29,6 +31,14 @@ export type RouteAuth = Scope | 'reply-token' | 'none';
 declare module 'fastify' {
   interface FastifyContextConfig {
     auth?: RouteAuth;
+  }
+  interface FastifyInstance {
+    /** This server's Prometheus metrics; `serve` hands their observer to its worker. */
+    metrics: ServerMetrics;
+  }
+  interface FastifyRequest {
+    /** The `client_id` of the request's API token, once the token is verified. */
+    apiClientId: string | null;
   }
 }
 
@@ -59,6 +69,7 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export type ServerDeps = Pick<ServerOptions, 'db' | 'keys' | 'rootClient' | 'lockTimeoutMs'> & {
   /** `publicUrl` + API_PREFIX: what the relative endpoints of responses are relative to, as in Fides. */
   publicApiUrl?: string;
+  metrics: ServerMetrics;
 };
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
@@ -76,7 +87,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     http: { requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(requestTimeout / 10))) },
     ...FRAMEWORK_ERROR_OPTIONS,
   });
-  app.setValidatorCompiler(createValidatorCompiler());
+  const schemas = apiSchemaDocuments();
+  app.setValidatorCompiler(createValidatorCompiler(schemas));
   installErrorHandling(app);
   // FastAPI reads a body that has no Content-Type as JSON: Python's `requests.post(url,
   // data=json.dumps(…))`, as the fides CLI calls the API, sends none. Other unknown types stay 415.
@@ -86,9 +98,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     parseJson(req, body as string, done);
   });
 
+  // The API browser's own pages and assets (hidden from the OpenAPI document) are public.
   app.addHook('onRoute', (route) => {
-    if (!route.config?.auth) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);
+    if (!route.config?.auth && route.schema?.hide !== true) throw new Error(`route ${String(route.method)} ${route.url} declares no auth`);
   });
+  app.decorateRequest('apiClientId', null);
 
   // onRequest: before the body is read, so that 401/403 win over any body problem.
   app.addHook('onRequest', async (req, reply) => {
@@ -101,7 +115,12 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     if (auth === 'reply-token') return;
     const claims = await verifyApiToken(opts.keys, token);
     if (!claims?.scopes.includes(auth)) return reply.code(403).header('Connection', 'close').send({ detail: 'Not Authorized for this action' });
+    req.apiClientId = claims.client_id;
   });
+
+  const metrics = new ServerMetrics(opts.db);
+  app.decorate('metrics', metrics);
+  await registerOpenApi(app, schemas);
 
   const deps: ServerDeps = {
     db: opts.db,
@@ -109,8 +128,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     rootClient: opts.rootClient,
     lockTimeoutMs: opts.lockTimeoutMs,
     publicApiUrl: opts.publicUrl === undefined ? undefined : `${opts.publicUrl.replace(/\/+$/, '')}${API_PREFIX}`,
+    metrics,
   };
   await app.register(healthRoutes, { db: opts.db, prefixes: ['', API_PREFIX] });
+  await app.register(metricsRoute, { metrics });
   await app.register(oauthRoutes, { prefix: API_PREFIX, ...deps });
   await app.register(connectionRoutes, { prefix: API_PREFIX, ...deps });
   // Current Fides serves policies and their webhooks under /dsr/policy; older clients use /policy.

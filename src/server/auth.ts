@@ -36,7 +36,8 @@ export interface ApiTokenClaims {
 
 const HEADER = { alg: 'dir', enc: 'A256GCM' } as const;
 
-export async function issueApiToken(keys: Keys, scopes: readonly Scope[], ttlMs: number, clientId = 'hookctl-cli'): Promise<string> {
+/** `clientId` names who the token is for; API writes made with it are recorded as `api:<clientId>`. */
+export async function issueApiToken(keys: Keys, scopes: readonly Scope[], ttlMs: number, clientId: string): Promise<string> {
   const iat = Math.floor(Date.now() / 1000);
   const claims: ApiTokenClaims = { scopes: [...scopes], iat, exp: iat + Math.max(1, Math.ceil(ttlMs / 1000)), client_id: clientId };
   return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(claims))).setProtectedHeader(HEADER).encrypt(keys.apiToken);

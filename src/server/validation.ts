@@ -74,15 +74,22 @@ export function fidesKeyParams(...names: string[]): AnySchemaObject {
 const LOCATIONS: Record<string, string> = { body: 'body', params: 'path', querystring: 'query', headers: 'header' };
 
 /**
+ * Every schema a route may reference by `$id`: the manifest schema (the API's limits are its
+ * definitions, one declaration for both) and those of schemas/api/. The validators and the
+ * OpenAPI document both read them from here.
+ */
+export function apiSchemaDocuments(): AnySchemaObject[] {
+  const dir = schemaDir();
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.schema.json')).sort();
+  return [readSchema(path.dirname(dir), 'manifest.schema.json'), ...files.map((f) => readSchema(dir, f))];
+}
+
+/**
  * The validator compiler of the whole server. Bodies are checked strictly; path and query
  * values arrive as strings, so that instance coerces them (page=2 → 2) and fills defaults.
  * Query parameters a route does not declare are ignored, as FastAPI ignores them.
  */
-export function createValidatorCompiler(): FastifySchemaCompiler<AnySchemaObject> {
-  const dir = schemaDir();
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.schema.json'));
-  // The API's limits are the manifest schema's definitions (one declaration for both).
-  const manifest = readSchema(path.dirname(dir), 'manifest.schema.json');
+export function createValidatorCompiler(documents: readonly AnySchemaObject[] = apiSchemaDocuments()): FastifySchemaCompiler<AnySchemaObject> {
   const make = (coerce: boolean) => {
     // strictTypes off: the no-NUL rule is a bare `pattern`, applied to whatever strings it is put on.
     // 'array': a repeated query parameter (status=a&status=b) and a single one read alike.
@@ -96,8 +103,7 @@ export function createValidatorCompiler(): FastifySchemaCompiler<AnySchemaObject
       useDefaults: coerce,
     });
     ajv.addVocabulary(['x-messages', 'x-hints']);
-    ajv.addSchema(manifest);
-    for (const f of files) ajv.addSchema(readSchema(dir, f));
+    for (const document of documents) ajv.addSchema(document);
     return ajv;
   };
   const strict = make(false);

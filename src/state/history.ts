@@ -2,8 +2,21 @@
 import type { Knex } from 'knex';
 import type { Queryable } from './config-store.js';
 
-/** The actor of every revision written through the HTTP API; any other actor is an apply. */
-export const API_ACTOR = 'api';
+/**
+ * Revisions written through the HTTP API have the actor `api:<client_id>` (`api` for a token
+ * that names no client); any other actor is an apply.
+ */
+const API_ACTOR = 'api';
+
+export function apiActorOf(clientId: string | null): string {
+  return clientId === null ? API_ACTOR : `${API_ACTOR}:${clientId}`;
+}
+
+/** Restricts a revisions query to the API's revisions, or (`api: false`) to the applies'. */
+function byOrigin(query: Knex.QueryBuilder, api: boolean): Knex.QueryBuilder {
+  const isApi = (q: Knex.QueryBuilder) => q.where('actor', API_ACTOR).orWhere('actor', 'like', `${API_ACTOR}:%`);
+  return api ? query.where(isApi) : query.whereNot(isApi);
+}
 
 export interface Revision {
   serial: number;
@@ -43,8 +56,7 @@ export async function readHistory(q: Queryable, opts: { limit?: number } = {}): 
  */
 export async function readRevisions(q: Queryable, opts: { api: boolean; after?: number }): Promise<Revision[]> {
   const query = q('revisions').select().orderBy('serial', 'desc');
-  if (opts.api) query.where('actor', API_ACTOR);
-  else query.whereNot('actor', API_ACTOR);
+  byOrigin(query, opts.api);
   if (opts.after !== undefined) query.where('serial', '>', opts.after);
   const rows: RevisionRow[] = await query;
   return rows.map(fromRow);
@@ -52,7 +64,7 @@ export async function readRevisions(q: Queryable, opts: { api: boolean; after?: 
 
 /** The serial of the last apply (any revision not written through the API), 0 if none. */
 export async function lastApplySerial(q: Queryable): Promise<number> {
-  const row = (await q('revisions').whereNot('actor', API_ACTOR).max({ serial: 'serial' }).first()) as { serial: number | string | null } | undefined;
+  const row = (await byOrigin(q('revisions'), false).max({ serial: 'serial' }).first()) as { serial: number | string | null } | undefined;
   return Number(row?.serial ?? 0);
 }
 

@@ -24,7 +24,7 @@ export interface ServeProcess {
   base: string;
   /** The startup line, without its newline. */
   line: string;
-  /** The lease owner id of this process's worker (from its `serving` log entry). */
+  /** The lease owner id of this process's worker (from its `serving` log entry; '' when logs are not JSON at info level). */
   owner: string;
   output: { stdout: string; stderr: string };
   exited: Promise<number | null>;
@@ -34,8 +34,11 @@ export interface ServeProcess {
 
 const running = new Set<ChildProcess>();
 
-/** `hookctl serve --port 0 …` on `backend`; resolves once it listens, rejects if it exits first. */
-export async function startServe(backend: Backend, args: string[] = [], env: Record<string, string> = {}): Promise<ServeProcess> {
+/**
+ * `hookctl serve --port 0 …` on `backend`; resolves once it listens, rejects if it exits first.
+ * `servingLog: false` for logs that have no JSON `serving` entry (pretty, or above info).
+ */
+export async function startServe(backend: Backend, args: string[] = [], env: Record<string, string> = {}, { servingLog = true } = {}): Promise<ServeProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
     cwd: backend.dir,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1', ...cliEnv(backend), ...env },
@@ -51,9 +54,10 @@ export async function startServe(backend: Backend, args: string[] = [], env: Rec
     const end = output.stdout.indexOf('\n');
     const serving = output.stderr
       .split('\n')
-      .filter((l) => l.includes('"msg":"serving"'))
+      .filter((l) => servingLog && l.includes('"msg":"serving"'))
       .map((l) => JSON.parse(l) as { worker: string })[0];
-    return end >= 0 && serving ? { line: output.stdout.slice(0, end), owner: serving.worker } : undefined;
+    if (end < 0 || (servingLog && !serving)) return undefined;
+    return { line: output.stdout.slice(0, end), owner: serving?.worker ?? '' };
   };
   let exitCode: number | null | undefined;
   void exited.then((code) => (exitCode = code));

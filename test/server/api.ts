@@ -11,6 +11,8 @@ import { deriveKeys, parseMasterKey, type Keys } from '../../src/state/keys.js';
 import { TEST_MASTER_KEY, type Backend } from '../helpers/backends.js';
 
 export const ROOT_CLIENT = { id: 'root-client', secret: 'root-client-secret-value' };
+/** The client of the tokens this helper makes: API writes with them are recorded as `api:test-client`. */
+export const TEST_CLIENT_ID = 'test-client';
 
 export interface ApiResponse {
   status: number;
@@ -41,14 +43,14 @@ export async function startServer(backend: Backend, opts: { lockTimeoutMs?: numb
   const { port } = app.server.address() as AddressInfo;
   const base = `http://127.0.0.1:${port}`;
   const seenBodies: string[] = [];
-  const allScopes = await issueApiToken(keys, SCOPES, 3_600_000);
+  const allScopes = await issueApiToken(keys, SCOPES, 3_600_000, TEST_CLIENT_ID);
   return {
     app,
     db,
     keys,
     base,
     seenBodies,
-    token: async (scopes) => (scopes ? issueApiToken(keys, scopes, 3_600_000) : allScopes),
+    token: async (scopes) => (scopes ? issueApiToken(keys, scopes, 3_600_000, TEST_CLIENT_ID) : allScopes),
     async request(method, path, opts = {}) {
       const headers: Record<string, string> = { ...opts.headers };
       const token = opts.token === undefined ? allScopes : opts.token;

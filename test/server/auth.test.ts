@@ -54,7 +54,9 @@ describe('route authorization', () => {
     const registered = s.app.printRoutes({ commonPrefix: false });
     // A route added without an entry above would go untested: count the methods fastify knows.
     const methods = registered.match(/\b(GET|PUT|PATCH|POST|DELETE)\b/g)?.length ?? 0;
-    const unauthenticated = 7; // health and health/database ×2 (root, prefix), oauth/token, resume ×2 (reply-to token)
+    // health and health/database ×2 (root, prefix), oauth/token, resume ×2 (reply-to token),
+    // openapi.json, metrics, and the 6 pages and assets of the API browser under /docs
+    const unauthenticated = 15;
     expect(methods).toBe(ROUTES.length + unauthenticated);
   });
 
@@ -99,7 +101,7 @@ describe('API tokens', () => {
   });
 
   it('does not take a reply-to style token, or an API token of another state, as an API token', async () => {
-    const otherState = await issueApiToken(deriveKeys(Buffer.alloc(32, 3)), SCOPES, 60_000);
+    const otherState = await issueApiToken(deriveKeys(Buffer.alloc(32, 3)), SCOPES, 60_000, 'other');
     expect((await s.request('GET', '/api/v1/policy', { token: otherState })).status).toBe(403);
     const underReplyKey = await new CompactEncrypt(
       new TextEncoder().encode(JSON.stringify({ scopes: [...SCOPES], iat: 0, exp: 2 ** 31, client_id: 'x' })),

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshBackends } from '../helpers/backends.js';
 import { decryptConnectionSecrets, readState } from '../../src/state/config-store.js';
 import { fingerprint } from '../../src/state/crypto.js';
-import { expectStatus, resetState, serial, startServer, type TestServer } from './api.js';
+import { expectStatus, resetState, serial, startServer, TEST_CLIENT_ID, type TestServer } from './api.js';
 import { CONNECTION, POLICY, PRE_ONE_WAY, SECRET_AUTHORIZATION, SECRET_URL, pre, seedFixtures } from './fixtures.js';
 
 let env: Awaited<ReturnType<typeof freshBackends>>;
@@ -138,7 +138,7 @@ describe.each(['sqlite', 'postgres'] as const)('connections and policies on %s',
       expect(JSON.stringify(revisions)).not.toContain('url-secret-1234');
       expect(JSON.stringify(revisions)).not.toContain(SECRET_AUTHORIZATION);
       expect([revisions.at(-1)!.actor, JSON.parse(revisions.at(-1)!.changes)]).toEqual([
-        'api',
+        `api:${TEST_CLIENT_ID}`,
         [
           {
             kind: 'connection',

@@ -32,7 +32,7 @@ it('logs requests and failures without credentials or secret values; a 500 says 
   const app = await buildServer({ db, keys, logger: serverLoggerOptions(sink) });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const token = await issueApiToken(keys, SCOPES, 60_000);
+  const token = await issueApiToken(keys, SCOPES, 60_000, 'logging-test');
   const send = (method: string, path: string, body?: unknown) =>
     fetch(`${base}${path}`, {
       method,

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshBackends } from '../helpers/backends.js';
 import { withStateLock } from '../../src/state/lock.js';
-import { expectStatus, resetState, serial, startServer, type TestServer } from './api.js';
+import { expectStatus, resetState, serial, startServer, TEST_CLIENT_ID, type TestServer } from './api.js';
 import {
   CONNECTION,
   ERASURE_POLICY,
@@ -448,7 +448,7 @@ describe.each(['sqlite', 'postgres'] as const)('webhook routes on %s', (backendN
       expectStatus(await s.request('PUT', pre(), { body: [item(PRE_TWO_WAY), item(PRE_ONE_WAY)] }), 200);
       expect(await serial(s.db)).toBe(before + 1);
       const rev = (await s.db.knex('revisions').orderBy('serial', 'desc').first()) as { serial: number; actor: string; summary: string };
-      expect([rev.serial, rev.actor, JSON.parse(rev.summary)]).toEqual([before + 1, 'api', { add: 0, change: 0, delete: 0, move: 1 }]);
+      expect([rev.serial, rev.actor, JSON.parse(rev.summary)]).toEqual([before + 1, `api:${TEST_CLIENT_ID}`, { add: 0, change: 0, delete: 0, move: 1 }]);
 
       expectStatus(await s.request('PUT', pre(), { body: [item(PRE_TWO_WAY), item(PRE_ONE_WAY)] }), 200);
       expect(await serial(s.db)).toBe(before + 1);

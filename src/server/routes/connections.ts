@@ -21,7 +21,7 @@ import {
   type StoredState,
 } from '../../state/config-store.js';
 import { PAGE_QUERY, paginate, presentConnectionDetail, type PageQuery } from '../present.js';
-import { writeState } from '../state-writes.js';
+import { apiActor, writeState } from '../state-writes.js';
 import { bodySchema, fidesKeyParams, RequestValidationError } from '../validation.js';
 import type { ServerDeps } from '../app.js';
 
@@ -40,7 +40,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
   const { db, keys } = deps;
   const keyParams = fidesKeyParams('connection_key');
 
-  app.get<{ Querystring: PageQuery }>('/connection', { config: { auth: 'connection:read' }, schema: { querystring: PAGE_QUERY } }, async (req) => {
+  app.get<{ Querystring: PageQuery }>('/connection', { config: { auth: 'connection:read' }, schema: { summary: 'List connections', querystring: PAGE_QUERY } }, async (req) => {
     const connections = await readConnections(db.knex);
     const sorted = [...connections.values()].sort((a, b) => compare(a.name, b.name) || compare(a.key, b.key));
     return paginate(sorted, req.query, presentConnectionDetail);
@@ -48,9 +48,9 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
 
   app.patch<{ Body: ConnectionPatchItem[] }>(
     '/connection',
-    { config: { auth: 'connection:create_or_update' }, schema: { body: bodySchema('connection-patch') } },
+    { config: { auth: 'connection:create_or_update' }, schema: { summary: 'Create or update connections', body: bodySchema('connection-patch') } },
     async (req) =>
-      writeState(deps, async ({ trx, state, now }) => {
+      writeState(deps, apiActor(req), async ({ trx, state, now }) => {
         const succeeded: ReturnType<typeof presentConnectionDetail>[] = [];
         const failed: { message: string; data: ConnectionPatchItem }[] = [];
         const writes: ConnectionWrite[] = [];
@@ -81,15 +81,15 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
 
   app.get<{ Params: { connection_key: string } }>(
     '/connection/:connection_key',
-    { config: { auth: 'connection:read' }, schema: { params: keyParams } },
+    { config: { auth: 'connection:read' }, schema: { summary: 'Get a connection', params: keyParams } },
     async (req) => presentConnectionDetail(requireConnection(await readConnections(db.knex), req.params.connection_key)),
   );
 
   app.delete<{ Params: { connection_key: string } }>(
     '/connection/:connection_key',
-    { config: { auth: 'connection:delete' }, schema: { params: keyParams } },
+    { config: { auth: 'connection:delete' }, schema: { summary: 'Delete a connection that no webhook uses', params: keyParams } },
     async (req, reply) => {
-      await writeState(deps, async ({ trx, state }) => {
+      await writeState(deps, apiActor(req), async ({ trx, state }) => {
         const key = req.params.connection_key;
         requireConnection(state.connections, key);
         refuseWhileUsed(state, key);
@@ -102,11 +102,11 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
 
   app.put<{ Params: { connection_key: string }; Body: HttpsSecrets }>(
     '/connection/:connection_key/secret',
-    { config: { auth: 'connection:create_or_update' }, schema: { params: keyParams, body: bodySchema('connection-secret') } },
+    { config: { auth: 'connection:create_or_update' }, schema: { summary: "Set a connection's secrets (url, authorization)", params: keyParams, body: bodySchema('connection-secret') } },
     async (req) => {
       const key = req.params.connection_key;
       const secrets: HttpsSecrets = { url: req.body.url, authorization: req.body.authorization };
-      await writeState(deps, async ({ trx, state, now }) => {
+      await writeState(deps, apiActor(req), async ({ trx, state, now }) => {
         const before = requireConnection(state.connections, key);
         // After the 404: an unknown connection is reported as such whatever the body holds.
         const problems = (['url', 'authorization'] as const).flatMap((field) => {

@@ -12,8 +12,8 @@ const DATABASE_PROBE_TIMEOUT_MS = 2_000;
 export async function healthRoutes(app: FastifyInstance, { db, prefixes }: { db: Database; prefixes: readonly string[] }): Promise<void> {
   const version = hookctlVersion();
   for (const prefix of prefixes) {
-    app.get(`${prefix}/health`, { config: { auth: 'none' } }, async () => ({ status: 'healthy', webserver: 'healthy', version }));
-    app.get(`${prefix}/health/database`, { config: { auth: 'none' } }, async (_req, reply) => {
+    app.get(`${prefix}/health`, { config: { auth: 'none' }, schema: { summary: 'Liveness: the web server answers' } }, async () => ({ status: 'healthy', webserver: 'healthy', version }));
+    app.get(`${prefix}/health/database`, { config: { auth: 'none' }, schema: { summary: 'Readiness: the state database answers (else 503)' } }, async (_req, reply) => {
       const healthy = await databaseAnswers(db);
       return reply.code(healthy ? 200 : 503).send({ database: healthy ? 'healthy' : 'unhealthy' });
     });

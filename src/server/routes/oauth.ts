@@ -37,7 +37,7 @@ export async function oauthRoutes(app: FastifyInstance, { keys, rootClient }: Se
     }
   });
 
-  app.post<{ Body: TokenForm }>('/oauth/token', { config: { auth: 'none' }, schema: { body: bodySchema('oauth-token') } }, async (req) => {
+  app.post<{ Body: TokenForm }>('/oauth/token', { config: { auth: 'none' }, schema: { summary: 'Get an API token for the root client (client credentials)', body: bodySchema('oauth-token') } }, async (req) => {
     const { client_id: clientId, client_secret: clientSecret } = clientCredentials(req.body, req.headers.authorization);
     if (!isRootClient(rootClient, clientId, clientSecret)) throw new FidesError(401, AUTHENTICATION_FAILURE);
     const issuedAt = new Date();

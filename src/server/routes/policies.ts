@@ -5,7 +5,7 @@ import { resolveKey } from '../../model/keys.js';
 import type { ResourceChange } from '../../reconcile/plan-types.js';
 import { readPolicies, upsertPolicies } from '../../state/config-store.js';
 import { PAGE_QUERY, paginate, policyNotFound, presentPolicy, type PageQuery } from '../present.js';
-import { writeState } from '../state-writes.js';
+import { apiActor, writeState } from '../state-writes.js';
 import { bodySchema, fidesKeyParams } from '../validation.js';
 import type { ServerDeps } from '../app.js';
 
@@ -16,14 +16,14 @@ interface PolicyPatchItem {
 
 export async function policyRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db } = deps;
-  app.get<{ Querystring: PageQuery }>('/policy', { config: { auth: 'policy:read' }, schema: { querystring: PAGE_QUERY } }, async (req) => {
+  app.get<{ Querystring: PageQuery }>('/policy', { config: { auth: 'policy:read' }, schema: { summary: 'List policies', querystring: PAGE_QUERY } }, async (req) => {
     const policies = await readPolicies(db.knex);
     return paginate([...policies.values()], req.query, presentPolicy);
   });
 
   app.get<{ Params: { policy_key: string } }>(
     '/policy/:policy_key',
-    { config: { auth: 'policy:read' }, schema: { params: fidesKeyParams('policy_key') } },
+    { config: { auth: 'policy:read' }, schema: { summary: 'Get a policy', params: fidesKeyParams('policy_key') } },
     async (req) => {
       const policy = (await readPolicies(db.knex, req.params.policy_key)).get(req.params.policy_key);
       if (!policy) throw policyNotFound(req.params.policy_key);
@@ -33,9 +33,9 @@ export async function policyRoutes(app: FastifyInstance, deps: ServerDeps): Prom
 
   app.patch<{ Body: PolicyPatchItem[] }>(
     '/policy',
-    { config: { auth: 'policy:create_or_update' }, schema: { body: bodySchema('policy-patch') } },
+    { config: { auth: 'policy:create_or_update' }, schema: { summary: 'Create or update policies', body: bodySchema('policy-patch') } },
     async (req) =>
-      writeState(deps, async ({ trx, state, now }) => {
+      writeState(deps, apiActor(req), async ({ trx, state, now }) => {
         const succeeded: Policy[] = [];
         const failed: { message: string; data: PolicyPatchItem }[] = [];
         const writes: { policy: Policy; origin: 'api' }[] = [];

@@ -19,6 +19,7 @@ import { FidesError } from '../../model/webhook-lists.js';
 import { PAGE_QUERY, type PageQuery } from '../present.js';
 import { bodySchema, commonDefinition, fidesKeyParams, RequestValidationError } from '../validation.js';
 import type { ServerDeps } from '../app.js';
+import type { ServerMetrics } from '../metrics.js';
 
 const idParams = fidesKeyParams('privacy_request_id');
 
@@ -103,23 +104,26 @@ function requestFilter(given: Record<string, unknown>, page: PageQuery): Request
 }
 
 /** Everything but resume (see resumeRoute). */
-export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApiUrl }: ServerDeps): Promise<void> {
+export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApiUrl, metrics }: ServerDeps): Promise<void> {
   const present = presentRequest(publicApiUrl);
   const create = async (items: PrivacyRequestInput[]) => {
     const issues = createIssues(items);
     if (issues.length > 0) throw new RequestValidationError(issues);
     const { succeeded, failed } = await createPrivacyRequests(db, items);
+    metrics.entered('pending', succeeded.length);
     return { succeeded: succeeded.map(present), failed };
   };
-  const createRoute = { config: { auth: 'privacy-request:create' as const }, schema: { body: bodySchema('privacy-request-create') } };
+  const createRoute = (summary: string) => ({ config: { auth: 'privacy-request:create' as const }, schema: { summary, body: bodySchema('privacy-request-create') } });
   // Fides' public route (no token there: identity verification guards it) and its authenticated
   // twin. hookctl verifies no identities, so both need the scope.
-  app.post<{ Body: PrivacyRequestInput[] }>('/privacy-request', createRoute, async (req) => create(req.body));
-  app.post<{ Body: PrivacyRequestInput[] }>('/privacy-request/authenticated', createRoute, async (req) => create(req.body));
+  app.post<{ Body: PrivacyRequestInput[] }>('/privacy-request', createRoute('Queue privacy requests'), async (req) => create(req.body));
+  app.post<{ Body: PrivacyRequestInput[] }>('/privacy-request/authenticated', createRoute("Queue privacy requests (Fides' authenticated route)"), async (req) =>
+    create(req.body),
+  );
 
   app.get<{ Querystring: ListQuery }>(
     '/privacy-request',
-    { config: { auth: 'privacy-request:read' }, schema: { querystring: LIST_QUERY } },
+    { config: { auth: 'privacy-request:read' }, schema: { summary: 'List privacy requests', querystring: LIST_QUERY } },
     async (req) => {
       const page = await listPrivacyRequests(db, requestFilter(req.query, req.query));
       return { ...page, items: page.items.map(present) };
@@ -128,7 +132,7 @@ export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApi
 
   app.post<{ Querystring: PageQuery; Body: Record<string, unknown> | null }>(
     '/privacy-request/search',
-    { config: { auth: 'privacy-request:read' }, schema: { querystring: PAGE_QUERY, body: bodySchema('privacy-request-search') } },
+    { config: { auth: 'privacy-request:read' }, schema: { summary: 'Search privacy requests', querystring: PAGE_QUERY, body: bodySchema('privacy-request-search') } },
     async (req) => {
       const page = await listPrivacyRequests(db, requestFilter(req.body ?? {}, req.query));
       return { ...page, items: page.items.map(present) };
@@ -137,14 +141,14 @@ export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApi
 
   app.get<{ Params: IdParams }>(
     '/privacy-request/:privacy_request_id',
-    { config: { auth: 'privacy-request:read' }, schema: { params: idParams } },
+    { config: { auth: 'privacy-request:read' }, schema: { summary: 'Get a privacy request with its timeline', params: idParams } },
     async (req, reply) => send(reply, await getPrivacyRequest(db, req.params.privacy_request_id), present),
   );
 
   app.post<{ Params: IdParams }>(
     '/privacy-request/:privacy_request_id/retry',
-    { config: { auth: 'privacy-request:resume' }, schema: { params: idParams } },
-    async (req, reply) => send(reply, await retryPrivacyRequest(db, req.params.privacy_request_id), present),
+    { config: { auth: 'privacy-request:resume' }, schema: { summary: 'Run a privacy request in error again from its failed step', params: idParams } },
+    async (req, reply) => send(reply, entered(metrics, await retryPrivacyRequest(db, req.params.privacy_request_id)), present),
   );
 }
 
@@ -152,7 +156,7 @@ export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApi
  * The resume route, authorized by the reply-to token (the engine checks it, in the contract's
  * order, before the body). Registered with and without the /api/v1 prefix: `reply-to` carries the latter.
  */
-export async function resumeRoute(app: FastifyInstance, { db, keys, publicApiUrl }: ServerDeps): Promise<void> {
+export async function resumeRoute(app: FastifyInstance, { db, keys, publicApiUrl, metrics }: ServerDeps): Promise<void> {
   const present = presentRequest(publicApiUrl);
   // The token is checked before the body (contract §5: 401/403 before 422), so a body that is not
   // JSON (or not labelled as such) must not fail here: this plugin's parser hands it on as text
@@ -170,9 +174,13 @@ export async function resumeRoute(app: FastifyInstance, { db, keys, publicApiUrl
   app.addContentTypeParser('*', { parseAs: 'string' }, lenient);
   app.post<{ Params: IdParams }>(
     '/privacy-request/:privacy_request_id/resume',
-    { config: { auth: 'reply-token' }, schema: { params: idParams } },
+    {
+      config: { auth: 'reply-token' },
+      // The body ({"derived_identity": {…}} or none) is read by the engine after the token checks.
+      schema: { summary: 'Resume a paused privacy request with the reply-to token of the call that paused it', params: idParams },
+    },
     async (req, reply) =>
-      send(reply, await resumePrivacyRequest(db, keys, req.params.privacy_request_id, req.headers.authorization, req.body), present),
+      send(reply, entered(metrics, await resumePrivacyRequest(db, keys, req.params.privacy_request_id, req.headers.authorization, req.body)), present),
   );
 }
 
@@ -184,6 +192,12 @@ export async function resumeRoute(app: FastifyInstance, { db, keys, publicApiUrl
 function presentRequest(publicApiUrl: string | undefined): (view: RequestView) => RequestView {
   if (publicApiUrl === undefined) return (view) => view;
   return (view) => (view.resume_endpoint === null ? view : { ...view, resume_endpoint: `${publicApiUrl}${view.resume_endpoint}` });
+}
+
+/** A resume or retry that succeeded put the request back in processing. */
+function entered(metrics: ServerMetrics, result: ServiceResult<RequestView>): ServiceResult<RequestView> {
+  if (result.status === 200) metrics.entered(result.body.status);
+  return result;
 }
 
 function send<T>(reply: FastifyReply, result: ServiceResult<T>, present: (body: T) => T): FastifyReply {

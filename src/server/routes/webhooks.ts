@@ -17,7 +17,7 @@ import {
 import { diffList } from '../../reconcile/diff.js';
 import { readState, saveWebhookLists, type StoredState } from '../../state/config-store.js';
 import { PAGE_QUERY, paginate, policyNotFound, presentWebhook, presentWebhooks, type PageQuery } from '../present.js';
-import { writeState, type WriteContext } from '../state-writes.js';
+import { apiActor, writeState, type WriteContext } from '../state-writes.js';
 import { bodySchema, fidesKeyParams } from '../validation.js';
 import type { ServerDeps } from '../app.js';
 
@@ -38,7 +38,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
     app.get<{ Params: ListParams; Querystring: PageQuery }>(
       list,
-      { config: { auth: 'webhook:read' }, schema: { params: fidesKeyParams('policy_key'), querystring: PAGE_QUERY } },
+      { config: { auth: 'webhook:read' }, schema: { summary: `List the ${phase}-execution webhooks of a policy`, params: fidesKeyParams('policy_key'), querystring: PAGE_QUERY } },
       async (req) => {
         const state = await readState(db.knex, { policy: req.params.policy_key });
         return paginate(policyList(state, phase, req.params.policy_key), req.query, (w) => presentWebhook(w, state.connections));
@@ -47,9 +47,12 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
     app.put<{ Params: ListParams; Body: PutItem[] }>(
       list,
-      { config: { auth: 'webhook:create_or_update' }, schema: { params: fidesKeyParams('policy_key'), body: bodySchema('webhook-put') } },
+      {
+        config: { auth: 'webhook:create_or_update' },
+        schema: { summary: `Replace the ${phase}-execution webhook list of a policy`, params: fidesKeyParams('policy_key'), body: bodySchema('webhook-put') },
+      },
       async (req) =>
-        writeState(deps, async (ctx) => {
+        writeState(deps, apiActor(req), async (ctx) => {
           const { policy_key } = req.params;
           const current = policyList(ctx.state, phase, policy_key);
           const next = putWebhookList(listContext(ctx.state, phase, policy_key), current, req.body);
@@ -60,7 +63,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
     app.get<{ Params: OneParams }>(
       one,
-      { config: { auth: 'webhook:read' }, schema: { params: fidesKeyParams('policy_key', 'webhook_key') } },
+      { config: { auth: 'webhook:read' }, schema: { summary: `Get a ${phase}-execution webhook`, params: fidesKeyParams('policy_key', 'webhook_key') } },
       async (req) => {
         const { policy_key, webhook_key } = req.params;
         const state = await readState(db.knex, { policy: policy_key });
@@ -74,10 +77,10 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       one,
       {
         config: { auth: 'webhook:create_or_update' },
-        schema: { params: fidesKeyParams('policy_key', 'webhook_key'), body: bodySchema('webhook-patch') },
+        schema: { summary: `Update a ${phase}-execution webhook (fields, order)`, params: fidesKeyParams('policy_key', 'webhook_key'), body: bodySchema('webhook-patch') },
       },
       async (req) =>
-        writeState(deps, async (ctx) => {
+        writeState(deps, apiActor(req), async (ctx) => {
           const { policy_key, webhook_key } = req.params;
           const current = policyList(ctx.state, phase, policy_key);
           // Upstream drops null fields: null means "leave as is".
@@ -90,9 +93,9 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
     app.delete<{ Params: OneParams }>(
       one,
-      { config: { auth: 'webhook:delete' }, schema: { params: fidesKeyParams('policy_key', 'webhook_key') } },
+      { config: { auth: 'webhook:delete' }, schema: { summary: `Delete a ${phase}-execution webhook`, params: fidesKeyParams('policy_key', 'webhook_key') } },
       async (req) =>
-        writeState(deps, async (ctx) => {
+        writeState(deps, apiActor(req), async (ctx) => {
           const { policy_key, webhook_key } = req.params;
           const current = policyList(ctx.state, phase, policy_key);
           const { list: next, new_order } = deleteWebhook({ phase, policyKey: policy_key }, current, webhook_key);
