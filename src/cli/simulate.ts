@@ -1,10 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Diagnostic } from '../manifest/diagnostics.js';
 import { globalOptions, type GlobalOptions, noteSkipped } from './context.js';
 import { DURATIONS, parseOptionalDuration } from './flags.js';
+import { ensureDir } from '../fs-paths.js';
 import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/reporters.js';
 
 interface SimulateFlags {
@@ -69,7 +70,7 @@ export function registerSimulate(program: Command): Command {
 
       if (flags.output) {
         const file = path.resolve(cwd, flags.output);
-        await mkdir(path.dirname(file), { recursive: true });
+        ensureDir(path.dirname(file), 'the report folder');
         await writeFile(file, formatReport(report, flags.reporter, { color: false }));
       }
       const onStdout = flags.output ? 'text' : flags.reporter;

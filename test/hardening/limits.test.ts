@@ -219,12 +219,17 @@ describe('duration flags: one parser, ranges enforced', () => {
 });
 
 describe('paths that cannot be created: a clear error, not a hang', () => {
-  it('a state under /proc and an export folder under /proc exit 1 naming the folder', async () => {
+  it('a state, an export folder and a report folder under /proc exit 1 naming the folder', async () => {
     const dir = fs.mkdtempSync(path.join(env.backends[0]!.dir, 'paths-'));
     // apply, not plan: a read-only command creates no state, so it never meets the folder.
     const state = await runCli(['apply', '--auto-approve', '--database-url', 'sqlite:/proc/nope/s.db', '.'], { cwd: dir, timeoutMs: 15_000 });
     expect([state.code, state.stderr]).toEqual([1, expect.stringContaining('error: cannot create the state folder /proc/nope: ENOENT')]);
     const exported = await runCli(['export', '--out', '/proc/x'], { cwd: dir, env: { HOOKCTL_MASTER_KEY: TEST_MASTER_KEY }, timeoutMs: 15_000 });
     expect([exported.code, exported.stderr.split('\n')[0]]).toEqual([1, 'error: cannot create the export folder /proc/x: ENOENT']);
+    const report = await runCli(['simulate', path.resolve(import.meta.dirname, '../../examples/scenarios/two-way-continue.yaml'), '--reporter', 'junit', '--output', '/proc/nope/report.xml'], {
+      cwd: dir,
+      timeoutMs: 30_000,
+    });
+    expect([report.code, report.stderr]).toEqual([1, expect.stringContaining('error: cannot create the report folder /proc/nope: ENOENT')]);
   });
 });
