@@ -8,7 +8,7 @@ export function registerHistory(program: Command): Command {
     .description('list applied revisions, newest first')
     .option('--json', 'print [{serial, applied_at, actor, manifest_digest, summary}]')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const { readHistory } = await import('../state/config-store.js');
+      const { readHistory } = await import('../state/history.js');
       const { db } = await openState(globalOptions(cmd), { readOnly: true });
       let revisions;
       try {

@@ -8,7 +8,7 @@ import type { DesiredState } from '../manifest/types.js';
 import { openDatabase, openEmptyState, openExistingDatabase, parseDatabaseUrl, type Database } from '../state/database.js';
 import { deriveKeys, loadMasterKey, MASTER_KEY_ENV, readMasterKey, type Keys } from '../state/keys.js';
 import { MASTER_KEY_FILE_NAME } from '../model/secrets.js';
-import { checkMasterKey } from '../state/config-store.js';
+import { checkMasterKey } from '../state/master-key-check.js';
 import { type GlobalOptions, noteSkipped } from './context.js';
 
 /**

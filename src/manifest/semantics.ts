@@ -6,6 +6,7 @@
  */
 import { resolveKey } from '../model/keys.js';
 import { type Phase, PHASES } from '../model/types.js';
+import { listField, PHASE_NAMES } from '../model/phases.js';
 import { type Diagnostic, formatPath, formatPosition } from './diagnostics.js';
 import { checkWebhookUrl } from '../model/secrets.js';
 import { describeSecretInput, secretRefProblem } from './secrets.js';
@@ -37,12 +38,6 @@ export interface ManifestEntries {
   policies: PolicyEntry[];
 }
 
-const LIST_FIELD: Record<Phase, 'pre_execution_webhooks' | 'post_execution_webhooks'> = {
-  pre: 'pre_execution_webhooks',
-  post: 'post_execution_webhooks',
-};
-const PHASE_WORD: Record<Phase, string> = { pre: 'pre-execution', post: 'post-execution' };
-
 /**
  * `referencesComplete`: every document could be read, so a connection that is not found is
  * really undeclared (not hidden in a file with a syntax error). `refScope`: the folder a file's
@@ -68,15 +63,13 @@ export function checkManifestSet(
     });
 
   const entry = (doc: YamlDocument, path: Segment[], fields: Fields): Entry => {
-    if (typeof fields.key === 'string') return { doc, path, fields, key: fields.key, keyPath: [...path, 'key'] };
-    const namePath = [...path, 'name'];
-    if (typeof fields.name !== 'string') return { doc, path, fields, key: undefined, keyPath: namePath };
-    const resolved = resolveKey({ name: fields.name });
-    if (resolved.problem !== undefined) {
-      report({ doc }, namePath, 'invalid-derived-key', resolved.problem, "set `key` explicitly (letters, digits, '.', '_' or '-')");
-      return { doc, path, fields, key: undefined, keyPath: namePath };
-    }
-    return { doc, path, fields, key: resolved.key, keyPath: namePath };
+    const given = typeof fields.key === 'string' ? fields.key : undefined;
+    const name = typeof fields.name === 'string' ? fields.name : undefined;
+    const keyPath = [...path, given === undefined ? 'name' : 'key'];
+    if (given === undefined && name === undefined) return { doc, path, fields, key: undefined, keyPath };
+    const resolved = resolveKey({ key: given, name });
+    if (resolved.problem !== undefined) report({ doc }, keyPath, 'invalid-derived-key', resolved.problem, "set `key` explicitly (letters, digits, '.', '_' or '-')");
+    return { doc, path, fields, key: resolved.key, keyPath };
   };
 
   const entries: ManifestEntries = { connections: [], policies: [] };
@@ -86,9 +79,9 @@ export function checkManifestSet(
     mappingsOf(root?.policy).forEach(([i, fields]) => {
       const policy: PolicyEntry = { ...entry(doc, ['policy', i], fields), lists: {} };
       for (const phase of PHASES) {
-        const list = fields[LIST_FIELD[phase]];
+        const list = fields[listField(phase)];
         if (!Array.isArray(list)) continue;
-        policy.lists[phase] = mappingsOf(list).map(([j, w]) => entry(doc, ['policy', i, LIST_FIELD[phase], j], w));
+        policy.lists[phase] = mappingsOf(list).map(([j, w]) => entry(doc, ['policy', i, listField(phase), j], w));
       }
       entries.policies.push(policy);
     });
@@ -129,14 +122,14 @@ export function checkManifestSet(
           const first = byKey.get(w.key);
           if (!first) byKey.set(w.key, [w, policy]);
           else {
-            report(w, w.keyPath, 'duplicate-webhook-key', `${PHASE_WORD[phase]} webhook key '${w.key}'${derivedNote(w)} is already used at ${owner(first)}`, `${PHASE_WORD[phase]} webhook keys are unique across all policies (as in Fides): ${w.keyPath.at(-1) === 'name' ? 'set `key`' : 'choose another key'}`);
+            report(w, w.keyPath, 'duplicate-webhook-key', `${PHASE_NAMES[phase].word} webhook key '${w.key}'${derivedNote(w)} is already used at ${owner(first)}`, `${PHASE_NAMES[phase].word} webhook keys are unique across all policies (as in Fides): ${w.keyPath.at(-1) === 'name' ? 'set `key`' : 'choose another key'}`);
           }
         }
         if (typeof w.fields.name === 'string') {
           const first = byName.get(w.fields.name);
           if (!first) byName.set(w.fields.name, [w, policy]);
           else {
-            report(w, [...w.path, 'name'], 'duplicate-webhook-name', `${PHASE_WORD[phase]} webhook name '${w.fields.name}' is already used at ${owner(first)}`, `${PHASE_WORD[phase]} webhook names are unique across all policies (as in Fides): rename one`);
+            report(w, [...w.path, 'name'], 'duplicate-webhook-name', `${PHASE_NAMES[phase].word} webhook name '${w.fields.name}' is already used at ${owner(first)}`, `${PHASE_NAMES[phase].word} webhook names are unique across all policies (as in Fides): rename one`);
           }
         }
       }

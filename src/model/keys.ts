@@ -33,7 +33,7 @@ export type KeyResolution = { key: string; problem?: undefined } | { key?: undef
  * problem is worded for the caller to prefix with where and suffix with what to do.
  */
 export function resolveKey(item: { key?: string | null; name?: string | null }): KeyResolution {
-  if (item.key) return { key: item.key };
+  if (item.key !== undefined && item.key !== null) return { key: item.key };
   if (!item.name) return { problem: 'needs a name or a key' };
   const derived = keyFromName(item.name);
   if (!FIDES_KEY_PATTERN.test(derived)) return { problem: `no key can be derived from name '${item.name}' (it gives '${derived}')` };

@@ -3,42 +3,13 @@
  * (replace the whole list), PATCH (fields and/or order), DELETE (with reorder). `apply` and the
  * HTTP API both call these, so they cannot drift apart. Inputs are never mutated.
  *
- * Status codes and messages are upstream's (reference §2), with the contract's improvements
- * (§8): collisions are 400 (never 500), PATCH validates `order` before changing anything,
- * and PUT never takes over a webhook that belongs to another policy.
+ * Status codes and messages are upstream's, with three departures: a collision is a 400 (never
+ * upstream's 500), PATCH validates `order` before changing anything, and PUT never takes over a
+ * webhook that belongs to another policy.
  */
+import { apiError } from './errors.js';
 import { resolveKey } from './keys.js';
 import type { Direction, Phase, StoredWebhook, Webhook, WebhookOrder } from './types.js';
-
-/** An error with a Fides HTTP status and `detail` message. */
-export class FidesError extends Error {
-  constructor(
-    readonly status: number,
-    readonly detail: string,
-    /** For PUT: the position of the offending item in the request body. */
-    readonly index?: number,
-  ) {
-    super(detail);
-    this.name = 'FidesError';
-  }
-}
-
-/** Upstream's class names appear in messages ("… PolicyPreWebhook(s) …"). */
-export function webhookClassName(phase: Phase): string {
-  return phase === 'pre' ? 'PolicyPreWebhook' : 'PolicyPostWebhook';
-}
-
-function phaseTitle(phase: Phase): string {
-  return phase === 'pre' ? 'Pre-Execution' : 'Post-Execution';
-}
-
-export function webhookNotFound(phase: Phase, key: string, policyKey: string): FidesError {
-  return new FidesError(404, `No ${phaseTitle(phase)} Webhook found for key '${key}' on Policy '${policyKey}'.`);
-}
-
-export function connectionNotFound(key: string): FidesError {
-  return new FidesError(404, `No connection configuration found with key '${key}'.`);
-}
 
 /** What a list operation needs to know about the rest of the state. */
 export interface ListContext {
@@ -82,7 +53,7 @@ export interface PutItem {
 export function putWebhookList(ctx: ListContext, current: readonly Webhook[], items: readonly PutItem[]): Webhook[] {
   const resolved = items.map((item, index) => {
     const { key, problem } = resolveKey(item);
-    if (problem !== undefined) throw new FidesError(400, `Webhook at position ${index} ${problem}; set a key.`, index);
+    if (problem !== undefined) throw apiError('webhook_key_not_derivable', index, problem).at(index);
     return { key, name: item.name, connection_config_key: item.connection_config_key, direction: item.direction };
   });
 
@@ -92,7 +63,7 @@ export function putWebhookList(ctx: ListContext, current: readonly Webhook[], it
   resolved.forEach((item, index) => {
     const name = item.name ?? null;
     if (seenKeys.has(item.key) || seenNames.has(name)) {
-      throw new FidesError(400, 'Check request body: there are multiple webhooks whose keys or names resolve to the same value.', index);
+      throw apiError('webhook_listed_twice').at(index);
     }
     seenKeys.add(item.key);
     seenNames.add(name);
@@ -104,18 +75,14 @@ export function putWebhookList(ctx: ListContext, current: readonly Webhook[], it
     checkConnection(ctx, item.connection_config_key, index);
     const owner = ctx.owners.byKey.get(item.key);
     if (owner !== undefined && owner !== ctx.policyKey) {
-      throw new FidesError(
-        400,
-        `Webhook key '${item.key}' already belongs to Policy '${owner}'; a ${webhookClassName(ctx.phase)} key is unique across policies.`,
-        index,
-      );
+      throw apiError('webhook_key_taken', ctx.phase, item.key, owner).at(index);
     }
     const name = item.name ?? mine.get(item.key)?.name;
-    if (name === undefined) throw new FidesError(400, `Webhook '${item.key}' is new and needs a name.`, index);
+    if (name === undefined) throw apiError('webhook_name_missing', item.key).at(index);
     const nameOwner = ctx.owners.byName.get(name);
     // A kept name (item without one) may still collide with a name given in this request.
     if ((nameOwner !== undefined && nameOwner !== ctx.policyKey) || finalNames.has(name)) {
-      throw new FidesError(400, nameExists(ctx.phase, name).detail, index);
+      throw apiError('webhook_name_taken', ctx.phase, name).at(index);
     }
     finalNames.add(name);
     return { key: item.key, name, connection_config_key: item.connection_config_key, direction: item.direction };
@@ -139,18 +106,15 @@ export interface PatchResult {
 /** PATCH semantics; everything is validated before anything changes. */
 export function patchWebhook(ctx: ListContext, current: readonly Webhook[], key: string, patch: WebhookPatch): PatchResult {
   const index = current.findIndex((w) => w.key === key);
-  if (index < 0) throw webhookNotFound(ctx.phase, key, ctx.policyKey);
+  if (index < 0) throw apiError('webhook_not_found', ctx.phase, key, ctx.policyKey);
   if (patch.connection_config_key !== undefined) checkConnection(ctx, patch.connection_config_key);
   if (patch.order !== undefined && (patch.order < 0 || patch.order > current.length - 1)) {
-    throw new FidesError(
-      400,
-      `Cannot set order to ${patch.order}: there are only ${current.length} ${webhookClassName(ctx.phase)}(s) defined on this Policy.`,
-    );
+    throw apiError('webhook_order_out_of_range', ctx.phase, patch.order, current.length);
   }
   if (patch.name !== undefined && patch.name !== current[index]!.name) {
     const nameOwner = ctx.owners.byName.get(patch.name);
     const taken = current.some((w) => w.key !== key && w.name === patch.name) || (nameOwner !== undefined && nameOwner !== ctx.policyKey);
-    if (taken) throw nameExists(ctx.phase, patch.name);
+    if (taken) throw apiError('webhook_name_taken', ctx.phase, patch.name);
   }
 
   const updated: Webhook = {
@@ -175,7 +139,7 @@ export function patchWebhook(ctx: ListContext, current: readonly Webhook[], key:
  */
 export function deleteWebhook(ctx: Pick<ListContext, 'phase' | 'policyKey'>, current: readonly Webhook[], key: string): { list: Webhook[]; new_order: WebhookOrder[] } {
   const index = current.findIndex((w) => w.key === key);
-  if (index < 0) throw webhookNotFound(ctx.phase, key, ctx.policyKey);
+  if (index < 0) throw apiError('webhook_not_found', ctx.phase, key, ctx.policyKey);
   const list = current.filter((_, i) => i !== index);
   return { list, new_order: index === current.length - 1 ? [] : orderOf(list) };
 }
@@ -192,13 +156,13 @@ export function orderOf(list: readonly { key: string }[]): WebhookOrder[] {
   return list.map((w, order) => ({ key: w.key, order }));
 }
 
-/** 404 for an unknown connection; 400 for one that cannot run webhooks (contract §8). */
+/**
+ * 404 for an unknown connection; 400 for one that cannot run webhooks, refused when it is
+ * attached rather than when a privacy request calls it.
+ */
 function checkConnection(ctx: ListContext, key: string, index?: number): void {
-  if (!ctx.connectionExists(key)) throw new FidesError(404, connectionNotFound(key).detail, index);
+  const blame = (err: ReturnType<typeof apiError>) => (index === undefined ? err : err.at(index));
+  if (!ctx.connectionExists(key)) throw blame(apiError('connection_not_found', key));
   const reason = ctx.connectionUnusable?.(key);
-  if (reason) throw new FidesError(400, `Connection configuration '${key}' cannot run webhooks: ${reason}.`, index);
-}
-
-function nameExists(phase: Phase, name: string): FidesError {
-  return new FidesError(400, `Name ${name} already exists in ${webhookClassName(phase)}.`);
+  if (reason) throw blame(apiError('connection_unusable', key, reason));
 }

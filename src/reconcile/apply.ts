@@ -10,9 +10,7 @@ import type { Keys } from '../state/keys.js';
 import { encryptJson } from '../state/crypto.js';
 import { withStateLock, type LockOptions } from '../state/lock.js';
 import {
-  appendRevision,
   bumpSerial,
-  inSnapshot,
   deleteConnections,
   deletePolicies,
   readState,
@@ -23,6 +21,8 @@ import {
   upsertPolicies,
   type StoredState,
 } from '../state/config-store.js';
+import { appendRevision } from '../state/history.js';
+import { inSnapshot } from '../state/queryable.js';
 import { SECRET_FIELDS } from '../model/types.js';
 import type { DesiredState } from '../manifest/types.js';
 import { describeSecretInput } from '../manifest/secrets.js';

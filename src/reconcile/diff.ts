@@ -5,17 +5,14 @@
  */
 import type { DesiredConnection, DesiredPolicy, DesiredState, DesiredWebhook } from '../manifest/types.js';
 import type { StoredConnection, StoredState } from '../state/config-store.js';
-import { indexOwners, putWebhookList, FidesError, type PhaseOwners } from '../model/webhook-lists.js';
-import { PHASES, SECRET_FIELDS, type ConnectionConfig, type Phase, type StoredWebhook, type Webhook } from '../model/types.js';
+import { indexOwners, putWebhookList, type PhaseOwners } from '../model/webhook-lists.js';
+import { ConnectionInUseError, FidesError } from '../model/errors.js';
+import { connectionUsers } from '../model/connection-users.js';
+import { connectionConfig, connectionFieldChanges, diffList, summarize, type FieldChange, type ResourceChange } from '../model/changes.js';
+import { listField } from '../model/phases.js';
+import { PHASES, SECRET_FIELDS, type Phase, type StoredWebhook, type Webhook } from '../model/types.js';
 import { HookctlError, ExitCode } from '../errors.js';
-import {
-  PLAN_FORMAT_VERSION,
-  type FieldChange,
-  type Plan,
-  type PlannedList,
-  type ResourceChange,
-  type SecretFingerprints,
-} from './plan-types.js';
+import { PLAN_FORMAT_VERSION, type Plan, type PlannedList, type SecretFingerprints } from './plan-types.js';
 import { NO_PROVENANCE, resourceId, type Provenance } from './provenance.js';
 
 export interface DiffInput {
@@ -27,13 +24,6 @@ export interface DiffInput {
   now: string;
   /** Drift and stored literal URLs, from the revision history (none: nothing is labelled). */
   provenance?: Provenance;
-}
-
-const CONNECTION_FIELDS = ['name', 'connection_type', 'access', 'description', 'disabled', 'timeout_ms'] as const;
-const WEBHOOK_FIELDS = ['name', 'direction', 'connection_config_key'] as const;
-
-export function listField(phase: Phase): 'pre_execution_webhooks' | 'post_execution_webhooks' {
-  return phase === 'pre' ? 'pre_execution_webhooks' : 'post_execution_webhooks';
 }
 
 export function computePlan(input: DiffInput): Plan {
@@ -140,28 +130,6 @@ export function computePlan(input: DiffInput): Plan {
   };
 }
 
-/** The ConnectionConfig fields of any connection-shaped value (no secrets, origin or spans). */
-export function connectionConfig(c: ConnectionConfig): ConnectionConfig {
-  return {
-    key: c.key,
-    name: c.name,
-    connection_type: c.connection_type,
-    access: c.access,
-    description: c.description ?? null,
-    disabled: c.disabled ?? false,
-    timeout_ms: c.timeout_ms ?? null,
-  };
-}
-
-/** Changed non-secret fields; for a new connection (no `before`), the fields it sets. */
-export function connectionFieldChanges(after: ConnectionConfig, before: ConnectionConfig | undefined): FieldChange[] {
-  return CONNECTION_FIELDS.filter((f) => (before ? before[f] !== after[f] : after[f] !== null)).map((f) => ({
-    field: f,
-    ...(before && { before: before[f] }),
-    after: after[f],
-  }));
-}
-
 /**
  * Secrets are compared by fingerprint. A literal URL (in the manifest, so in git) is shown as
  * its value, and so is the stored one when an apply wrote it as a literal (`storedLiteralUrl`);
@@ -223,66 +191,6 @@ function checkedList(
   }
 }
 
-/**
- * Keyed diff of one list. Moved: the kept webhooks outside the longest run that kept its
- * relative order (the fewest moves that explain the new order); among equally long runs, the
- * one keeping most webhooks at their old position, so a swap reports the two that swapped.
- */
-export function diffList(policy_key: string, phase: Phase, current: readonly StoredWebhook[], next: readonly Webhook[]): ResourceChange[] {
-  const changes: ResourceChange[] = [];
-  const nextIndex = new Map(next.map((w, i) => [w.key, i]));
-  const currentByKey = new Map(current.map((w) => [w.key, w]));
-  for (const w of current) {
-    if (!nextIndex.has(w.key)) changes.push({ kind: 'webhook', action: 'delete', policy_key, phase, key: w.key, from: w.order, fields: [] });
-  }
-  const kept = next.filter((w) => currentByKey.has(w.key));
-  const stay = orderKeepingRun(kept.map((w) => ({ from: currentByKey.get(w.key)!.order, to: nextIndex.get(w.key)! })));
-  next.forEach((w, to) => {
-    const before = currentByKey.get(w.key);
-    if (!before) {
-      changes.push({
-        kind: 'webhook',
-        action: 'create',
-        policy_key,
-        phase,
-        key: w.key,
-        to,
-        fields: WEBHOOK_FIELDS.map((f) => ({ field: f, after: w[f] })),
-      });
-      return;
-    }
-    const fields: FieldChange[] = WEBHOOK_FIELDS.filter((f) => before[f] !== w[f]).map((f) => ({ field: f, before: before[f], after: w[f] }));
-    const moved = !stay.has(before.order) && before.order !== to;
-    if (fields.length > 0) changes.push({ kind: 'webhook', action: 'update', policy_key, phase, key: w.key, from: before.order, to, fields });
-    else if (moved) changes.push({ kind: 'webhook', action: 'move', policy_key, phase, key: w.key, from: before.order, to, fields: [] });
-  });
-  return changes;
-}
-
-/**
- * The old positions of a longest subsequence increasing in old position (items in new order),
- * ties broken towards more items whose position did not change. O(n²): lists hold at most 50.
- */
-function orderKeepingRun(items: { from: number; to: number }[]): Set<number> {
-  const best = items.map((it) => ({ length: 1, fixed: it.from === it.to ? 1 : 0, prev: -1 }));
-  items.forEach((it, i) => {
-    for (let j = 0; j < i; j++) {
-      if (items[j]!.from >= it.from) continue;
-      const length = best[j]!.length + 1;
-      const fixed = best[j]!.fixed + (it.from === it.to ? 1 : 0);
-      if (length > best[i]!.length || (length === best[i]!.length && fixed > best[i]!.fixed)) best[i] = { length, fixed, prev: j };
-    }
-  });
-  let end = -1;
-  best.forEach((b, i) => {
-    const e = end >= 0 ? best[end]! : undefined;
-    if (!e || b.length > e.length || (b.length === e.length && b.fixed > e.fixed)) end = i;
-  });
-  const run = new Set<number>();
-  for (let i = end; i >= 0; i = best[i]!.prev) run.add(items[i]!.from);
-  return run;
-}
-
 function refuseDanglingConnections(stored: StoredState, desired: DesiredState, deleting: string[], deletedPolicies: Set<string>): void {
   if (deleting.length === 0) return;
   const gone = new Set(deleting);
@@ -290,26 +198,11 @@ function refuseDanglingConnections(stored: StoredState, desired: DesiredState, d
   for (const phase of PHASES) {
     for (const [policyKey, list] of stored.webhooks[phase]) {
       if (deletedPolicies.has(policyKey) || managedLists.has(`${phase}/${policyKey}`)) continue;
-      const user = list.find((w) => gone.has(w.connection_config_key));
-      if (user) {
-        throw new HookctlError(
-          `cannot prune connection '${user.connection_config_key}': webhook '${user.key}' of policy '${policyKey}' (${listField(phase)}) still uses it`,
-          ExitCode.runtime,
-          'declare that connection again, or remove the webhook first',
-        );
+      const users = connectionUsers(list, gone);
+      if (users.length > 0) {
+        const refusal = new ConnectionInUseError('prune', users);
+        throw new HookctlError(refusal.line, ExitCode.runtime, refusal.hint);
       }
     }
   }
 }
-
-export function summarize(changes: ResourceChange[]): Plan['summary'] {
-  const s = { add: 0, change: 0, delete: 0, move: 0 };
-  for (const c of changes) {
-    if (c.action === 'create') s.add++;
-    else if (c.action === 'update') s.change++;
-    else if (c.action === 'delete') s.delete++;
-    else s.move++;
-  }
-  return s;
-}
-

@@ -6,7 +6,7 @@
 import { stringify } from 'yaml';
 import { PHASES } from '../model/types.js';
 import type { StoredState } from '../state/config-store.js';
-import { listField } from './diff.js';
+import { listField } from '../model/phases.js';
 
 export interface ExportResult {
   yaml: string;

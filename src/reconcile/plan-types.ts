@@ -5,44 +5,10 @@
  */
 import type { SecretInput } from '../manifest/types.js';
 import type { ConnectionConfig, HttpsSecrets, Origin, Phase, Policy, Webhook } from '../model/types.js';
+import type { ChangeSummary, ResourceChange } from '../model/changes.js';
 
 /** 2: secret fingerprints bound to connection and field; file refs carry their manifest root. */
 export const PLAN_FORMAT_VERSION = 2;
-
-export interface FieldChange {
-  field: string;
-  before?: unknown;
-  after?: unknown;
-  /**
-   * Secret fields. A side that is absent is not shown (a secret ref's value, or a stored value of
-   * unknown origin); a side that is present is a literal `secrets.url` from a manifest (in git).
-   */
-  sensitive?: boolean;
-}
-
-/** `drift`: the resource (for a webhook, its list) was changed through the API since hookctl's last apply. */
-export type ResourceChange =
-  | { kind: 'connection'; action: 'create' | 'update' | 'delete'; key: string; fields: FieldChange[]; drift?: true }
-  | { kind: 'policy'; action: 'create' | 'update' | 'delete'; key: string; fields: FieldChange[]; drift?: true }
-  | {
-      kind: 'webhook';
-      drift?: true;
-      action: 'create' | 'update' | 'delete' | 'move';
-      policy_key: string;
-      phase: Phase;
-      key: string;
-      /** Position before (absent for create) and after (absent for delete). */
-      from?: number;
-      to?: number;
-      fields: FieldChange[];
-    };
-
-export interface PlanSummary {
-  add: number;
-  change: number;
-  delete: number;
-  move: number;
-}
 
 export type SecretFingerprints = Record<keyof HttpsSecrets, string>;
 
@@ -69,7 +35,7 @@ export interface Plan {
   manifest_digest: string;
   prune: boolean;
   changes: ResourceChange[];
-  summary: PlanSummary;
+  summary: ChangeSummary;
   unmanaged: { kind: 'connection' | 'policy'; key: string; origin: Origin; pruned: boolean }[];
   /** What apply writes: only resources and lists that change. */
   writes: {

@@ -1,7 +1,8 @@
 import type { DesiredState } from '../manifest/types.js';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
-import { inSnapshot, readState, refreshFingerprints } from '../state/config-store.js';
+import { readState, refreshFingerprints } from '../state/config-store.js';
+import { inSnapshot } from '../state/queryable.js';
 import { computePlan } from './diff.js';
 import type { Plan } from './plan-types.js';
 import { readProvenance } from './provenance.js';

@@ -3,12 +3,13 @@
  * through the API since hookctl's last apply (drift), and which stored URLs are literals that a
  * manifest wrote (so in git, and shown as values when they change).
  */
-import type { Queryable, StoredState } from '../state/config-store.js';
+import type { StoredState } from '../state/config-store.js';
+import type { Queryable } from '../state/queryable.js';
 import { secretFingerprint } from '../state/crypto.js';
 import { lastApplySerial, readRevisions } from '../state/history.js';
 import type { Keys } from '../state/keys.js';
-import type { Phase } from '../model/types.js';
-import type { ResourceChange } from './plan-types.js';
+import { PHASES, type Phase } from '../model/types.js';
+import type { ResourceChange } from '../model/changes.js';
 
 export interface Provenance {
   /** Resource ids (see resourceId) changed through the API since the last apply. */
@@ -31,7 +32,7 @@ export async function readProvenance(q: Queryable, keys: Keys, stored: StoredSta
     for (const c of rev.changes as ResourceChange[]) {
       drifted.add(resourceId(c));
       // A policy deleted through the API took its lists with it.
-      if (c.kind === 'policy' && c.action === 'delete') for (const phase of ['pre', 'post'] as const) drifted.add(resourceId({ kind: 'webhook', key: '', policy_key: c.key, phase }));
+      if (c.kind === 'policy' && c.action === 'delete') for (const phase of PHASES) drifted.add(resourceId({ kind: 'webhook', key: '', policy_key: c.key, phase }));
     }
   }
 

@@ -5,8 +5,9 @@
  * (refs are `(sensitive)`); a literal URL is, since the manifest that holds it is in git.
  */
 import type { Painter } from '../paint.js';
-import type { FieldChange, Plan, ResourceChange } from './plan-types.js';
-import { listField } from './diff.js';
+import type { Plan } from './plan-types.js';
+import type { FieldChange, ResourceChange } from '../model/changes.js';
+import { listField } from '../model/phases.js';
 
 export type PlanFormat = 'text' | 'json' | 'markdown';
 export const PLAN_FORMATS: readonly PlanFormat[] = ['text', 'json', 'markdown'];

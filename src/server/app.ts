@@ -1,56 +1,27 @@
 /**
- * The Fides-compatible HTTP API of `hookctl serve` (contract section 4) as a fastify instance.
+ * The Fides-compatible HTTP API of `hookctl serve` as a fastify instance.
  * It is built, not started: `serve` listens, tests listen on port 0, the harness embeds it.
  */
 import Fastify, { errorCodes, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Database } from '../state/database.js';
-import type { Keys } from '../state/keys.js';
-import { verifyApiToken, type RootClient, type Scope } from './auth.js';
+import { verifyApiToken } from './auth.js';
 import { bearerToken } from '../bearer.js';
-import { FRAMEWORK_ERROR_OPTIONS, installErrorHandling } from './errors.js';
+import { FRAMEWORK_ERROR_OPTIONS, installErrorHandling, sendFidesError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { KEY_MAX_LENGTH } from '../model/keys.js';
+import { apiError } from '../model/errors.js';
 import { apiSchemaDocuments, createValidatorCompiler } from './validation.js';
 import { registerOpenApi } from './openapi.js';
 import { metricsRoute, ServerMetrics } from './metrics.js';
+import { API_PREFIX, type ServerDeps } from './deps.js';
 import { connectionRoutes } from './routes/connections.js';
 import { policyRoutes } from './routes/policies.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { privacyRequestRoutes, resumeRoute } from './routes/privacy-requests.js';
 
-export const API_PREFIX = '/api/v1';
-
-/**
- * How a route authenticates: a scope of an API token; `reply-token` (the resume route: only
- * the presence of a bearer is checked here, the engine checks the reply-to token itself);
- * or `none`. Every route must say: a route that forgets fails at startup, not open.
- */
-export type RouteAuth = Scope | 'reply-token' | 'none';
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    auth?: RouteAuth;
-  }
-  interface FastifyInstance {
-    /** This server's Prometheus metrics; `serve` hands their observer to its worker. */
-    metrics: ServerMetrics;
-  }
-  interface FastifyRequest {
-    /** The `client_id` of the request's API token, once the token is verified. */
-    apiClientId: string | null;
-  }
-}
-
-export interface ServerOptions {
-  db: Database;
-  keys: Keys;
+export type ServerOptions = Pick<ServerDeps, 'db' | 'keys' | 'rootClient' | 'lockTimeoutMs'> & {
   /** fastify's logger option: false (default), true, or pino options (serve passes redaction). */
   logger?: FastifyServerOptions['logger'];
-  /** The root OAuth client; without one, POST /oauth/token always answers 401. */
-  rootClient?: RootClient;
-  /** How long a write waits for the state lock held by an apply before answering 503 (default 10 s). */
-  lockTimeoutMs?: number;
   /**
    * The URL clients reach this server at (`serve --public-url`): request views then give
    * `resume_endpoint` as an absolute URL under it rather than the relative path.
@@ -58,19 +29,9 @@ export interface ServerOptions {
   publicUrl?: string;
   /** The request and its body must arrive within this, else 408 and the connection is closed (default 30 s). */
   requestTimeoutMs?: number;
-}
+};
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-
-/**
- * What every route plugin gets. Privacy requests are executed by the engine's Worker, which
- * `serve` runs beside the server; the engine wakes it when a request is queued or resumed.
- */
-export type ServerDeps = Pick<ServerOptions, 'db' | 'keys' | 'rootClient' | 'lockTimeoutMs'> & {
-  /** `publicUrl` + API_PREFIX: what the relative endpoints of responses are relative to, as in Fides. */
-  publicApiUrl?: string;
-  metrics: ServerMetrics;
-};
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
   const requestTimeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
@@ -111,10 +72,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // Refused before its body was read: the connection is closed, so that an unread (perhaps
     // trickled) body cannot keep it open.
     const token = bearerToken(req.headers.authorization);
-    if (token === null) return reply.code(401).header('WWW-Authenticate', 'Bearer').header('Connection', 'close').send({ detail: 'Failed to authenticate' });
+    if (token === null) return sendFidesError(reply.header('Connection', 'close'), apiError('not_authenticated'));
     if (auth === 'reply-token') return;
     const claims = await verifyApiToken(opts.keys, token);
-    if (!claims?.scopes.includes(auth)) return reply.code(403).header('Connection', 'close').send({ detail: 'Not Authorized for this action' });
+    if (!claims?.scopes.includes(auth)) return sendFidesError(reply.header('Connection', 'close'), apiError('not_authorized'));
     req.apiClientId = claims.client_id;
   });
 

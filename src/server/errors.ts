@@ -7,18 +7,22 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyServerOptions } from 'fastify';
 import { ExitCode, HookctlError } from '../errors.js';
-import { FidesError } from '../model/webhook-lists.js';
+import { apiError, FidesError } from '../model/errors.js';
 import { RequestValidationError } from './validation.js';
 
+/** A FidesError as the answer: its status, headers and `{"detail"}`. */
+export function sendFidesError(reply: FastifyReply, err: FidesError): FastifyReply {
+  if (err.headers) reply.headers(err.headers);
+  return reply.code(err.status).send({ detail: err.detail });
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ detail: 'Not Found' }));
+  app.setNotFoundHandler((_req, reply) => sendFidesError(reply, apiError('route_not_found')));
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof RequestValidationError) return reply.code(422).send({ detail: err.detail });
-    if (err instanceof FidesError) return reply.code(err.status).send({ detail: err.detail });
-    if (err instanceof HookctlError && err.exitCode === ExitCode.locked) {
-      return reply.code(503).header('Retry-After', '1').send({ detail: `${err.message}; try again` });
-    }
+    if (err instanceof FidesError) return sendFidesError(reply, err);
+    if (err instanceof HookctlError && err.exitCode === ExitCode.locked) return sendFidesError(reply, apiError('state_busy', err.message));
     if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
       // A body that is not JSON is a validation problem of the body, as FastAPI reports it.
       return reply.code(422).send({ detail: [{ loc: ['body'], msg: 'body is not valid JSON', type: 'value_error.jsondecode' }] });
@@ -32,7 +36,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     req.log.error({ err: { type: err.name, message: err.message, code: err.code, stack: err.stack } }, 'request failed');
     // A HookctlError's message is written for users (never secrets); anything else is a bug.
-    return reply.code(500).send({ detail: err instanceof HookctlError ? err.message : 'Internal Server Error' });
+    return reply.code(500).send({ detail: err instanceof HookctlError ? err.message : apiError('internal').detail });
   });
 }
 
@@ -44,19 +48,14 @@ export function installErrorHandling(app: FastifyInstance): void {
 export const FRAMEWORK_ERROR_OPTIONS: Pick<FastifyServerOptions, 'frameworkErrors' | 'clientErrorHandler'> = {
   frameworkErrors(err, _req, fastifyReply) {
     const reply = fastifyReply as FastifyReply;
-    if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return reply.code(414).send({ detail: 'URI Too Long: a path parameter is longer than any key can be' });
-    if (err.code === 'FST_ERR_BAD_URL') return reply.code(400).send({ detail: 'Bad Request: the path is not valid percent-encoding' });
+    if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendFidesError(reply, apiError('path_parameter_too_long'));
+    if (err.code === 'FST_ERR_BAD_URL') return sendFidesError(reply, apiError('bad_percent_encoding'));
     return reply.code(err.statusCode ?? 400).send({ detail: http.STATUS_CODES[err.statusCode ?? 400] ?? 'Bad Request' });
   },
   clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket) {
     // A reset connection has nobody left to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    const [status, detail] =
-      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout: the request and its body must arrive within the request timeout']
-        : err.code === 'HPE_HEADER_OVERFLOW'
-          ? [431, 'Request Header Fields Too Large']
-          : [400, 'Bad Request: the request is not valid HTTP'];
+    const { status, detail } = apiError(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'bad_http');
     const body = JSON.stringify({ detail });
     if (socket.writable) {
       socket.write(

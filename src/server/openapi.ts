@@ -9,7 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema } from 'fastify';
 import type { AnySchemaObject } from 'ajv';
 import { hookctlVersion } from '../version.js';
-import type { RouteAuth } from './app.js';
+import type { RouteAuth } from './deps.js';
 
 export const OPENAPI_PATH = '/openapi.json';
 export const DOCS_PREFIX = '/docs';

@@ -4,7 +4,6 @@
  */
 import type { StoredConnection, StoredPolicy } from '../state/config-store.js';
 import type { ConnectionConfig, StoredWebhook, Webhook } from '../model/types.js';
-import { FidesError } from '../model/webhook-lists.js';
 
 type ConnectionRecord = ConnectionConfig & Pick<StoredConnection, 'created_at' | 'updated_at'>;
 
@@ -48,28 +47,4 @@ export function presentWebhook(w: Webhook & { order: number }, connections: Read
 
 export function presentWebhooks(list: readonly StoredWebhook[], connections: ReadonlyMap<string, StoredConnection>) {
   return list.map((w) => presentWebhook(w, connections));
-}
-
-export interface PageQuery {
-  page: number;
-  size: number;
-}
-
-/** Query schema of paginated lists: `page` ≥ 1 (default 1), `size` 1..100 (default 50). */
-export const PAGE_QUERY = {
-  type: 'object',
-  properties: {
-    page: { type: 'integer', minimum: 1, default: 1 },
-    size: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
-  },
-} as const;
-
-/** fastapi-pagination's `Page`: `{items, total, page, size}`. */
-export function paginate<T, R>(all: readonly T[], { page, size }: PageQuery, present: (item: T) => R) {
-  const start = (page - 1) * size;
-  return { items: all.slice(start, start + size).map(present), total: all.length, page, size };
-}
-
-export function policyNotFound(key: string): FidesError {
-  return new FidesError(404, `No Policy found for key ${key}.`);
 }

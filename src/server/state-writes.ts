@@ -7,11 +7,10 @@
 import type { FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import { withStateLock } from '../state/lock.js';
-import { appendRevision, bumpSerial, readState, type StoredState } from '../state/config-store.js';
-import { apiActorOf } from '../state/history.js';
-import { summarize } from '../reconcile/diff.js';
-import type { ResourceChange } from '../reconcile/plan-types.js';
-import type { ServerDeps } from './app.js';
+import { bumpSerial, readState, type StoredState } from '../state/config-store.js';
+import { apiActorOf, appendRevision } from '../state/history.js';
+import { summarize, type ResourceChange } from '../model/changes.js';
+import type { ServerDeps } from './deps.js';
 
 /** How long an API write waits, by default, for an apply holding the state lock (then 503). */
 export const API_LOCK_TIMEOUT_MS = 10_000;

@@ -15,12 +15,12 @@ import {
   type StoredWebhook,
   type Webhook,
 } from '../model/types.js';
-import { decryptJson, fingerprint, SECRET_FINGERPRINT_PREFIX, secretFingerprint } from './crypto.js';
+import { connectionUsers } from '../model/connection-users.js';
+import { ConnectionInUseError } from '../model/errors.js';
+import { decryptJson, SECRET_FINGERPRINT_PREFIX, secretFingerprint } from './crypto.js';
 import type { Keys } from './keys.js';
-
-export { appendRevision, readHistory, type Revision } from './history.js';
-
-export type Queryable = Knex | Knex.Transaction;
+import { inSnapshot, type Queryable } from './queryable.js';
+import { inList, insertRows, onConflictUpdate, selectJsonRows, type Column } from './bulk-sql.js';
 
 export type SecretFingerprints = Partial<Record<keyof HttpsSecrets, string>>;
 
@@ -60,11 +60,6 @@ export interface StoredState {
 export async function readState(q: Queryable, scope: StateScope = {}): Promise<StoredState> {
   if (q.isTransaction) return readStateIn(q, scope);
   return inSnapshot(q, (trx) => readStateIn(trx, scope));
-}
-
-/** Reads that must see one revision of the state (the state and its history, say), on both backends. */
-export async function inSnapshot<T>(knex: Knex, read: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return knex.transaction(read, isPostgres(knex) ? { isolationLevel: 'repeatable read', readOnly: true } : {});
 }
 
 /**
@@ -113,28 +108,6 @@ export async function readSerial(q: Queryable): Promise<number> {
   const row: { value: string } | undefined = await q('hookctl_meta').where({ name: 'serial' }).first('value');
   if (!row) throw new HookctlError('the state database has no serial: it was not created by hookctl');
   return Number(row.value);
-}
-
-/**
- * The master key must be the one the state was created with: a different key would make every
- * secret look changed (and re-encrypt some under the new key). The first use records a keyed
- * check value; later uses compare it.
- */
-export async function checkMasterKey(q: Queryable, keys: Keys): Promise<void> {
-  const expected = fingerprint(keys.fingerprint, 'hookctl-key-check');
-  let row: { value: string } | undefined = await q('hookctl_meta').where({ name: 'key_check' }).first('value');
-  if (!row) {
-    // Two first uses at once: one insert wins, and the other process compares against it.
-    await q('hookctl_meta').insert({ name: 'key_check', value: expected }).onConflict('name').ignore();
-    row = await q('hookctl_meta').where({ name: 'key_check' }).first('value');
-  }
-  if (row?.value !== expected) {
-    throw new HookctlError(
-      'the master key does not match the key this state was created with',
-      ExitCode.runtime,
-      'set HOOKCTL_MASTER_KEY (or .hookctl/master.key) to the original key; secrets cannot be read with another one',
-    );
-  }
 }
 
 /** Increments the serial in one statement and returns the new value. */
@@ -195,16 +168,15 @@ export async function upsertConnections(trx: Knex.Transaction, writes: Connectio
 /** Refuses (and deletes nothing) while any webhook still uses one of the connections. */
 export async function deleteConnections(trx: Knex.Transaction, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
-  const user: { phase: Phase; policy_key: string; key: string; connection_key: string } | undefined = await trx('webhooks')
+  // The index on connection_key finds the candidates; the model's rule decides.
+  const candidates: Pick<StoredWebhook, 'phase' | 'policy_key' | 'key' | 'connection_config_key'>[] = await trx('webhooks')
     .whereRaw(...inList(trx, 'connection_key', keys))
     .orderBy(['connection_key', 'policy_key', 'phase', 'position'])
-    .first('phase', 'policy_key', 'key', 'connection_key');
-  if (user) {
-    throw new HookctlError(
-      `cannot delete connection '${user.connection_key}': the ${user.phase} webhook '${user.key}' of policy '${user.policy_key}' still uses it`,
-      ExitCode.invalid,
-      'remove the webhooks that use the connection, or point them at another one, first',
-    );
+    .select('phase', 'policy_key', 'key', 'connection_key as connection_config_key');
+  const users = connectionUsers(candidates, new Set(keys));
+  if (users.length > 0) {
+    const refusal = new ConnectionInUseError('delete', users);
+    throw new HookctlError(refusal.line, ExitCode.invalid, refusal.hint);
   }
   await trx('connections').whereRaw(...inList(trx, 'key', keys)).del();
 }
@@ -387,39 +359,4 @@ function toStoredConnection(row: ConnectionRow): StoredConnection {
 
 function byKey(a: { key: string }, b: { key: string }): number {
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-}
-
-function isPostgres(q: Queryable): boolean {
-  return (q.client as { dialect: string }).dialect === 'postgresql';
-}
-
-function onConflictUpdate(columns: string[]): string {
-  return `ON CONFLICT (key) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`;
-}
-
-/*
- * Bulk statements bind all their rows as ONE parameter, a JSON array of row arrays, which the
- * database expands itself. However many rows, nothing is chunked, and neither backend pays for
- * tens of thousands of bound parameters (PostgreSQL parses those slowly; SQLite caps them).
- */
-
-type Column = [name: string, type: 'text' | 'integer' | 'boolean'];
-
-/** `SELECT <columns> FROM <the rows>`, the rows being the JSON bound to its one `?`. */
-function selectJsonRows(q: Queryable, columns: Column[]): string {
-  // Both read an element with `->>` as text (SQLite: as its SQL value); PostgreSQL needs the casts.
-  const fields = columns.map(([name, type], i) => `${type === 'text' ? `value ->> ${i}` : `CAST(value ->> ${i} AS ${type.toUpperCase()})`} AS ${name}`);
-  return `SELECT ${fields.join(', ')} FROM ${isPostgres(q) ? 'json_array_elements(?::json)' : 'json_each(?)'}`;
-}
-
-/** Arguments of whereRaw: `column IN (values)`. */
-function inList(q: Queryable, column: string, values: string[]): [string, Knex.Value[]] {
-  return [`${column} IN (${selectJsonRows(q, [['value', 'text']])})`, [JSON.stringify(values.map((v) => [v]))]];
-}
-
-async function insertRows(trx: Knex.Transaction, table: string, columns: Column[], rows: unknown[][], onConflict = ''): Promise<void> {
-  if (rows.length === 0) return;
-  const names = columns.map(([name]) => name).join(', ');
-  // `WHERE true`: SQLite's grammar needs it between INSERT … SELECT and ON CONFLICT.
-  await trx.raw(`INSERT INTO ${table} (${names}) ${selectJsonRows(trx, columns)} WHERE true ${onConflict}`, [JSON.stringify(rows)]);
 }

@@ -1,6 +1,7 @@
 /** Applied revisions: one row per serial, written in the apply's (or the API write's) transaction. */
 import type { Knex } from 'knex';
-import type { Queryable } from './config-store.js';
+import type { Queryable } from './queryable.js';
+import type { ChangeSummary } from '../model/changes.js';
 
 /**
  * Revisions written through the HTTP API have the actor `api:<client_id>` (`api` for a token
@@ -23,7 +24,7 @@ export interface Revision {
   applied_at: string;
   actor: string;
   manifest_digest: string;
-  summary: { add: number; change: number; delete: number; move: number };
+  summary: ChangeSummary;
   /** JSON; the caller keeps secrets out of it (fingerprints at most). */
   changes: unknown;
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  FidesError,
   deleteWebhook,
   indexOwners,
   moveItem,
@@ -8,6 +7,7 @@ import {
   putWebhookList,
   type ListContext,
 } from '../../src/model/webhook-lists.js';
+import { FidesError } from '../../src/model/errors.js';
 import { keyFromName } from '../../src/model/keys.js';
 import type { Webhook } from '../../src/model/types.js';
 

@@ -1,6 +1,7 @@
 /** The plan as a pure function: keyed list diffs, move counting, prune, conflicts. */
 import { describe, expect, it } from 'vitest';
-import { computePlan, diffList } from '../../src/reconcile/diff.js';
+import { computePlan } from '../../src/reconcile/diff.js';
+import { diffList } from '../../src/model/changes.js';
 import type { DesiredState, DesiredWebhook } from '../../src/manifest/types.js';
 import type { StoredState } from '../../src/state/config-store.js';
 import type { Phase, StoredWebhook } from '../../src/model/types.js';

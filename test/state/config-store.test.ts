@@ -2,18 +2,16 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freshBackends } from '../helpers/backends.js';
 import type { Database } from '../../src/state/database.js';
 import {
-  appendRevision,
   bumpSerial,
   deleteConnections,
   deletePolicies,
-  readHistory,
   readSerial,
   readState,
   saveWebhookLists,
   upsertConnections,
   upsertPolicies,
-  type Revision,
 } from '../../src/state/config-store.js';
+import { appendRevision, readHistory, type Revision } from '../../src/state/history.js';
 import { withStateLock } from '../../src/state/lock.js';
 import { HookctlError } from '../../src/errors.js';
 import { LATER, NOW, connection, hook, openBackend, resetState, seed, storedList } from './store-fixtures.js';

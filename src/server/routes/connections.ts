@@ -3,12 +3,12 @@
  * fingerprints beside them, and no response, log line or revision ever carries a value.
  */
 import type { FastifyInstance } from 'fastify';
-import { PHASES, type ConnectionConfig, type HttpsSecrets } from '../../model/types.js';
-import { connectionNotFound, FidesError } from '../../model/webhook-lists.js';
-import { resolveKey } from '../../model/keys.js';
+import { PHASES, SECRET_FIELDS, type ConnectionConfig, type HttpsSecrets } from '../../model/types.js';
+import { apiError, ConnectionInUseError, ITEM_PROBLEMS } from '../../model/errors.js';
+import { resolveKey, type KeyResolution } from '../../model/keys.js';
 import { checkSecretValue } from '../../model/secrets.js';
-import type { FieldChange, ResourceChange } from '../../reconcile/plan-types.js';
-import { connectionConfig, connectionFieldChanges } from '../../reconcile/diff.js';
+import { connectionConfig, connectionFieldChanges, type FieldChange, type ResourceChange } from '../../model/changes.js';
+import { connectionUsers } from '../../model/connection-users.js';
 import { encryptJson } from '../../state/crypto.js';
 import {
   deleteConnections,
@@ -20,10 +20,11 @@ import {
   type StoredConnection,
   type StoredState,
 } from '../../state/config-store.js';
-import { PAGE_QUERY, paginate, presentConnectionDetail, type PageQuery } from '../present.js';
+import { presentConnectionDetail } from '../present.js';
+import { PAGE_QUERY, paginate, type PageQuery } from '../pagination.js';
 import { apiActor, writeState } from '../state-writes.js';
 import { bodySchema, fidesKeyParams, RequestValidationError } from '../validation.js';
-import type { ServerDeps } from '../app.js';
+import type { ServerDeps } from '../deps.js';
 
 interface ConnectionPatchItem {
   key?: string;
@@ -34,7 +35,6 @@ interface ConnectionPatchItem {
   disabled?: boolean;
   timeout_ms?: number | null;
 }
-
 
 export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db, keys } = deps;
@@ -57,12 +57,11 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
         const changes: ResourceChange[] = [];
         const seen = new Set<string>();
         for (const item of req.body) {
-          const problem = connectionProblem(item, seen);
-          if (problem) {
+          const { key, problem } = connectionKey(item, seen);
+          if (problem !== undefined) {
             failed.push({ message: problem, data: item });
             continue;
           }
-          const key = resolveKey(item).key!;
           seen.add(key);
           const before = state.connections.get(key);
           const config = mergeConnection(key, item, before);
@@ -109,7 +108,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
       await writeState(deps, apiActor(req), async ({ trx, state, now }) => {
         const before = requireConnection(state.connections, key);
         // After the 404: an unknown connection is reported as such whatever the body holds.
-        const problems = (['url', 'authorization'] as const).flatMap((field) => {
+        const problems = SECRET_FIELDS.flatMap((field) => {
           const reason = checkSecretValue(field, secrets[field]);
           if (!reason) return [];
           // Fides stores any URL here and fails when the webhook runs; hookctl refuses it now.
@@ -119,7 +118,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
         if (problems.length > 0) throw new RequestValidationError(problems);
         refreshFingerprints(keys, new Map([[key, before]]));
         const fingerprints = fingerprintSecrets(keys, key, secrets);
-        const fields: FieldChange[] = (['url', 'authorization'] as const)
+        const fields: FieldChange[] = SECRET_FIELDS
           .filter((f) => before.secret_fingerprints[f] !== fingerprints[f])
           .map((f) => ({ field: `secrets.${f}`, sensitive: true }));
         if (fields.length === 0) return { result: undefined, changes: [] };
@@ -133,31 +132,22 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
 
 function requireConnection(connections: Map<string, StoredConnection>, key: string): StoredConnection {
   const c = connections.get(key);
-  if (!c) throw connectionNotFound(key);
+  if (!c) throw apiError('connection_not_found', key);
   return c;
 }
 
 function refuseWhileUsed(state: StoredState, key: string): void {
-  const users: string[] = [];
-  for (const phase of PHASES) {
-    for (const [policyKey, list] of state.webhooks[phase]) {
-      for (const w of list) if (w.connection_config_key === key) users.push(`${phase}-execution webhook '${w.key}' of Policy '${policyKey}'`);
-    }
-  }
-  if (users.length === 0) return;
-  const shown = users.slice(0, 3).join(', ') + (users.length > 3 ? ` and ${users.length - 3} more` : '');
-  throw new FidesError(400, `Cannot delete connection '${key}': it is used by ${shown}. Remove those webhooks or point them at another connection first.`);
+  const users = connectionUsers(PHASES.flatMap((phase) => [...state.webhooks[phase].values()].flat()), new Set([key]));
+  if (users.length > 0) throw new ConnectionInUseError('delete', users);
 }
 
-/** Why an item of PATCH /connection cannot be written (it goes to `failed`), or null. */
-function connectionProblem(item: ConnectionPatchItem, seen: Set<string>): string | null {
-  if (item.connection_type !== 'https') {
-    return `Connection type '${item.connection_type}' is not supported: hookctl connections are 'https' (policy webhooks).`;
-  }
+/** The key of an item of PATCH /connection, or why the item cannot be written (it goes to `failed`). */
+function connectionKey(item: ConnectionPatchItem, seen: Set<string>): KeyResolution {
+  if (item.connection_type !== 'https') return { problem: ITEM_PROBLEMS.unsupportedConnectionType(item.connection_type) };
   const { key, problem } = resolveKey(item);
-  if (problem !== undefined) return `The key is not a valid FidesKey: ${problem}; set a key.`;
-  if (seen.has(key)) return `The connection key '${key}' appears more than once in this request.`;
-  return null;
+  if (problem !== undefined) return { problem: ITEM_PROBLEMS.invalidKey(problem) };
+  if (seen.has(key)) return { problem: ITEM_PROBLEMS.repeatedKey('connection', key) };
+  return { key };
 }
 
 /** PATCH: the fields given replace the stored ones; the others keep their values (or defaults). */

@@ -2,9 +2,9 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 import { issueApiToken, isRootClient, SCOPES } from '../auth.js';
-import { FidesError } from '../../model/webhook-lists.js';
+import { apiError } from '../../model/errors.js';
 import { bodySchema } from '../validation.js';
-import type { ServerDeps } from '../app.js';
+import type { ServerDeps } from '../deps.js';
 
 /** Lifetime of a token from /oauth/token; tokens cannot be revoked, so it is short. */
 export const OAUTH_TOKEN_TTL_MS = 60 * 60 * 1000;
@@ -15,9 +15,6 @@ interface TokenForm {
   grant_type?: string;
   scope?: string;
 }
-
-/** Fides' answer to every credential problem (missing, unknown, wrong). */
-const AUTHENTICATION_FAILURE = 'Authentication Failure';
 
 export async function oauthRoutes(app: FastifyInstance, { keys, rootClient }: ServerDeps): Promise<void> {
   // Fides reads the token form with FastAPI's Form(), which takes urlencoded and multipart
@@ -39,7 +36,7 @@ export async function oauthRoutes(app: FastifyInstance, { keys, rootClient }: Se
 
   app.post<{ Body: TokenForm }>('/oauth/token', { config: { auth: 'none' }, schema: { summary: 'Get an API token for the root client (client credentials)', body: bodySchema('oauth-token') } }, async (req) => {
     const { client_id: clientId, client_secret: clientSecret } = clientCredentials(req.body, req.headers.authorization);
-    if (!isRootClient(rootClient, clientId, clientSecret)) throw new FidesError(401, AUTHENTICATION_FAILURE);
+    if (!isRootClient(rootClient, clientId, clientSecret)) throw apiError('authentication_failure');
     const issuedAt = new Date();
     return {
       access_token: await issueApiToken(keys, SCOPES, OAUTH_TOKEN_TTL_MS, clientId),
@@ -58,7 +55,7 @@ function clientCredentials(form: TokenForm, authorization: string | undefined): 
   const basic = basicCredentials(authorization);
   if (form.client_id !== undefined && form.client_secret !== undefined) return { client_id: form.client_id, client_secret: form.client_secret };
   if (basic) return basic;
-  throw new FidesError(401, AUTHENTICATION_FAILURE);
+  throw apiError('authentication_failure');
 }
 
 function basicCredentials(authorization: string | undefined): { client_id: string; client_secret: string } | null {
@@ -67,7 +64,7 @@ function basicCredentials(authorization: string | undefined): { client_id: strin
   const encoded = (m[1] ?? '').trim();
   const decoded = /^[A-Za-z0-9+/]*={0,2}$/.test(encoded) ? Buffer.from(encoded, 'base64').toString('utf8') : '';
   const colon = decoded.indexOf(':');
-  if (colon < 0) throw new FidesError(401, 'Invalid authentication credentials');
+  if (colon < 0) throw apiError('invalid_credentials');
   return { client_id: decoded.slice(0, colon), client_secret: decoded.slice(colon + 1) };
 }
 

@@ -2,12 +2,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { Policy } from '../../model/types.js';
 import { resolveKey } from '../../model/keys.js';
-import type { ResourceChange } from '../../reconcile/plan-types.js';
+import type { ResourceChange } from '../../model/changes.js';
+import { apiError, ITEM_PROBLEMS } from '../../model/errors.js';
 import { readPolicies, upsertPolicies } from '../../state/config-store.js';
-import { PAGE_QUERY, paginate, policyNotFound, presentPolicy, type PageQuery } from '../present.js';
+import { presentPolicy } from '../present.js';
+import { PAGE_QUERY, paginate, type PageQuery } from '../pagination.js';
 import { apiActor, writeState } from '../state-writes.js';
 import { bodySchema, fidesKeyParams } from '../validation.js';
-import type { ServerDeps } from '../app.js';
+import type { ServerDeps } from '../deps.js';
 
 interface PolicyPatchItem {
   key?: string;
@@ -26,7 +28,7 @@ export async function policyRoutes(app: FastifyInstance, deps: ServerDeps): Prom
     { config: { auth: 'policy:read' }, schema: { summary: 'Get a policy', params: fidesKeyParams('policy_key') } },
     async (req) => {
       const policy = (await readPolicies(db.knex, req.params.policy_key)).get(req.params.policy_key);
-      if (!policy) throw policyNotFound(req.params.policy_key);
+      if (!policy) throw apiError('policy_not_found', req.params.policy_key);
       return presentPolicy(policy);
     },
   );
@@ -44,11 +46,11 @@ export async function policyRoutes(app: FastifyInstance, deps: ServerDeps): Prom
         for (const item of req.body) {
           const { key, problem } = resolveKey(item);
           if (problem !== undefined) {
-            failed.push({ message: `The key is not a valid FidesKey: ${problem}; set a key.`, data: item });
+            failed.push({ message: ITEM_PROBLEMS.invalidKey(problem), data: item });
             continue;
           }
           if (seen.has(key)) {
-            failed.push({ message: `The policy key '${key}' appears more than once in this request.`, data: item });
+            failed.push({ message: ITEM_PROBLEMS.repeatedKey('policy', key), data: item });
             continue;
           }
           seen.add(key);

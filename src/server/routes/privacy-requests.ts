@@ -15,10 +15,10 @@ import {
   type ServiceResult,
 } from '../../engine/service.js';
 import type { RequestView } from '../../engine/requests.js';
-import { FidesError } from '../../model/webhook-lists.js';
-import { PAGE_QUERY, type PageQuery } from '../present.js';
+import { FidesError } from '../../model/errors.js';
+import { PAGE_QUERY, type PageQuery } from '../pagination.js';
 import { bodySchema, commonDefinition, fidesKeyParams, RequestValidationError } from '../validation.js';
-import type { ServerDeps } from '../app.js';
+import type { ServerDeps } from '../deps.js';
 import type { ServerMetrics } from '../metrics.js';
 
 const idParams = fidesKeyParams('privacy_request_id');

@@ -4,24 +4,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { PHASES, type Phase, type Webhook } from '../../model/types.js';
-import {
-  deleteWebhook,
-  indexOwners,
-  patchWebhook,
-  putWebhookList,
-  webhookNotFound,
-  type ListContext,
-  type PutItem,
-  type WebhookPatch,
-} from '../../model/webhook-lists.js';
-import { diffList } from '../../reconcile/diff.js';
+import { PHASE_NAMES } from '../../model/phases.js';
+import { apiError } from '../../model/errors.js';
+import { deleteWebhook, indexOwners, patchWebhook, putWebhookList, type ListContext, type PutItem, type WebhookPatch } from '../../model/webhook-lists.js';
+import { diffList } from '../../model/changes.js';
 import { readState, saveWebhookLists, type StoredState } from '../../state/config-store.js';
-import { PAGE_QUERY, paginate, policyNotFound, presentWebhook, presentWebhooks, type PageQuery } from '../present.js';
+import { presentWebhook, presentWebhooks } from '../present.js';
+import { PAGE_QUERY, paginate, type PageQuery } from '../pagination.js';
 import { apiActor, writeState, type WriteContext } from '../state-writes.js';
 import { bodySchema, fidesKeyParams } from '../validation.js';
-import type { ServerDeps } from '../app.js';
-
-const PATH_SEGMENT: Record<Phase, string> = { pre: 'pre_execution', post: 'post_execution' };
+import { API_PREFIX, type ServerDeps } from '../deps.js';
 
 interface ListParams {
   policy_key: string;
@@ -33,12 +25,13 @@ interface OneParams extends ListParams {
 export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const { db } = deps;
   for (const phase of PHASES) {
-    const list = `/policy/:policy_key/webhook/${PATH_SEGMENT[phase]}`;
+    const { pathSegment, word } = PHASE_NAMES[phase];
+    const list = `/policy/:policy_key/webhook/${pathSegment}`;
     const one = `${list}/:webhook_key`;
 
     app.get<{ Params: ListParams; Querystring: PageQuery }>(
       list,
-      { config: { auth: 'webhook:read' }, schema: { summary: `List the ${phase}-execution webhooks of a policy`, params: fidesKeyParams('policy_key'), querystring: PAGE_QUERY } },
+      { config: { auth: 'webhook:read' }, schema: { summary: `List the ${word} webhooks of a policy`, params: fidesKeyParams('policy_key'), querystring: PAGE_QUERY } },
       async (req) => {
         const state = await readState(db.knex, { policy: req.params.policy_key });
         return paginate(policyList(state, phase, req.params.policy_key), req.query, (w) => presentWebhook(w, state.connections));
@@ -49,7 +42,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       list,
       {
         config: { auth: 'webhook:create_or_update' },
-        schema: { summary: `Replace the ${phase}-execution webhook list of a policy`, params: fidesKeyParams('policy_key'), body: bodySchema('webhook-put') },
+        schema: { summary: `Replace the ${word} webhook list of a policy`, params: fidesKeyParams('policy_key'), body: bodySchema('webhook-put') },
       },
       async (req) =>
         writeState(deps, apiActor(req), async (ctx) => {
@@ -63,12 +56,12 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
     app.get<{ Params: OneParams }>(
       one,
-      { config: { auth: 'webhook:read' }, schema: { summary: `Get a ${phase}-execution webhook`, params: fidesKeyParams('policy_key', 'webhook_key') } },
+      { config: { auth: 'webhook:read' }, schema: { summary: `Get a ${word} webhook`, params: fidesKeyParams('policy_key', 'webhook_key') } },
       async (req) => {
         const { policy_key, webhook_key } = req.params;
         const state = await readState(db.knex, { policy: policy_key });
         const hook = policyList(state, phase, policy_key).find((w) => w.key === webhook_key);
-        if (!hook) throw webhookNotFound(phase, webhook_key, policy_key);
+        if (!hook) throw apiError('webhook_not_found', phase, webhook_key, policy_key);
         return presentWebhook(hook, state.connections);
       },
     );
@@ -77,7 +70,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       one,
       {
         config: { auth: 'webhook:create_or_update' },
-        schema: { summary: `Update a ${phase}-execution webhook (fields, order)`, params: fidesKeyParams('policy_key', 'webhook_key'), body: bodySchema('webhook-patch') },
+        schema: { summary: `Update a ${word} webhook (fields, order)`, params: fidesKeyParams('policy_key', 'webhook_key'), body: bodySchema('webhook-patch') },
       },
       async (req) =>
         writeState(deps, apiActor(req), async (ctx) => {
@@ -93,7 +86,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
     app.delete<{ Params: OneParams }>(
       one,
-      { config: { auth: 'webhook:delete' }, schema: { summary: `Delete a ${phase}-execution webhook`, params: fidesKeyParams('policy_key', 'webhook_key') } },
+      { config: { auth: 'webhook:delete' }, schema: { summary: `Delete a ${word} webhook`, params: fidesKeyParams('policy_key', 'webhook_key') } },
       async (req) =>
         writeState(deps, apiActor(req), async (ctx) => {
           const { policy_key, webhook_key } = req.params;
@@ -108,7 +101,7 @@ export async function webhookRoutes(app: FastifyInstance, deps: ServerDeps): Pro
 
 /** The policy's list of that phase; 404 when the policy does not exist. */
 function policyList(state: StoredState, phase: Phase, policyKey: string) {
-  if (!state.policies.has(policyKey)) throw policyNotFound(policyKey);
+  if (!state.policies.has(policyKey)) throw apiError('policy_not_found', policyKey);
   return state.webhooks[phase].get(policyKey) ?? [];
 }
 
@@ -119,7 +112,7 @@ function listContext(state: StoredState, phase: Phase, policyKey: string): ListC
     owners: indexOwners([...state.webhooks[phase].values()].flat()),
     connectionExists: (key) => state.connections.has(key),
     connectionUnusable: (key) =>
-      state.connections.get(key)?.secrets_encrypted === null ? `it has no secrets yet; PUT /api/v1/connection/${key}/secret first` : undefined,
+      state.connections.get(key)?.secrets_encrypted === null ? `it has no secrets yet; PUT ${API_PREFIX}/connection/${key}/secret first` : undefined,
   };
 }
 

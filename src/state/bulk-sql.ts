@@ -1,0 +1,33 @@
+/**
+ * Bulk statements bind all their rows as ONE parameter, a JSON array of row arrays, which the
+ * database expands itself. However many rows, nothing is chunked, and neither backend pays for
+ * tens of thousands of bound parameters (PostgreSQL parses those slowly; SQLite caps them).
+ */
+import type { Knex } from 'knex';
+import { isPostgres, type Queryable } from './queryable.js';
+
+export type Column = [name: string, type: 'text' | 'integer' | 'boolean'];
+
+/** `SELECT <columns> FROM <the rows>`, the rows being the JSON bound to its one `?`. */
+export function selectJsonRows(q: Queryable, columns: Column[]): string {
+  // Both read an element with `->>` as text (SQLite: as its SQL value); PostgreSQL needs the casts.
+  const fields = columns.map(([name, type], i) => `${type === 'text' ? `value ->> ${i}` : `CAST(value ->> ${i} AS ${type.toUpperCase()})`} AS ${name}`);
+  return `SELECT ${fields.join(', ')} FROM ${isPostgres(q) ? 'json_array_elements(?::json)' : 'json_each(?)'}`;
+}
+
+/** Arguments of whereRaw: `column IN (values)`. */
+export function inList(q: Queryable, column: string, values: string[]): [string, Knex.Value[]] {
+  return [`${column} IN (${selectJsonRows(q, [['value', 'text']])})`, [JSON.stringify(values.map((v) => [v]))]];
+}
+
+/** The ON CONFLICT clause of an upsert by `key`: these columns take the inserted values. */
+export function onConflictUpdate(columns: string[]): string {
+  return `ON CONFLICT (key) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`;
+}
+
+export async function insertRows(trx: Knex.Transaction, table: string, columns: Column[], rows: unknown[][], onConflict = ''): Promise<void> {
+  if (rows.length === 0) return;
+  const names = columns.map(([name]) => name).join(', ');
+  // `WHERE true`: SQLite's grammar needs it between INSERT … SELECT and ON CONFLICT.
+  await trx.raw(`INSERT INTO ${table} (${names}) ${selectJsonRows(trx, columns)} WHERE true ${onConflict}`, [JSON.stringify(rows)]);
+}
