@@ -10,15 +10,24 @@
 import { resolveKey } from './keys.js';
 import type { Direction, Phase, StoredWebhook, Webhook, WebhookOrder } from './types.js';
 
-/** An error with a Fides HTTP status and `detail` message. */
+/** One problem of a request body, as Fides (pydantic) lists them in a 422 `detail`. */
+export interface ValidationIssue {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** An error with a Fides HTTP status and `detail`: a message, or a 422's list of problems. */
 export class FidesError extends Error {
   constructor(
     readonly status: number,
-    readonly detail: string,
+    readonly detail: string | ValidationIssue[],
     /** For PUT: the position of the offending item in the request body. */
     readonly index?: number,
+    /** Response headers the status calls for (`WWW-Authenticate` with a 401). */
+    readonly headers?: Record<string, string>,
   ) {
-    super(detail);
+    super(typeof detail === 'string' ? detail : detail.map((d) => `${d.loc.join('.')}: ${d.msg}`).join('; '));
     this.name = 'FidesError';
   }
 }

@@ -15,7 +15,7 @@ export function installErrorHandling(app: FastifyInstance): void {
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof RequestValidationError) return reply.code(422).send({ detail: err.detail });
-    if (err instanceof FidesError) return reply.code(err.status).send({ detail: err.detail });
+    if (err instanceof FidesError) return reply.code(err.status).headers(err.headers ?? {}).send({ detail: err.detail });
     if (err instanceof HookctlError && err.exitCode === ExitCode.locked) {
       return reply.code(503).header('Retry-After', '1').send({ detail: `${err.message}; try again` });
     }

@@ -17,6 +17,7 @@ import {
 } from '../model/types.js';
 import { decryptJson, fingerprint, SECRET_FINGERPRINT_PREFIX, secretFingerprint } from './crypto.js';
 import type { Keys } from './keys.js';
+import { dialectOfKnex } from './dialect.js';
 
 export { appendRevision, readHistory, type Revision } from './history.js';
 
@@ -64,7 +65,7 @@ export async function readState(q: Queryable, scope: StateScope = {}): Promise<S
 
 /** Reads that must see one revision of the state (the state and its history, say), on both backends. */
 export async function inSnapshot<T>(knex: Knex, read: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return knex.transaction(read, isPostgres(knex) ? { isolationLevel: 'repeatable read', readOnly: true } : {});
+  return knex.transaction(read, dialectOfKnex(knex).snapshotTransaction);
 }
 
 /**
@@ -389,10 +390,6 @@ function byKey(a: { key: string }, b: { key: string }): number {
   return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
-function isPostgres(q: Queryable): boolean {
-  return (q.client as { dialect: string }).dialect === 'postgresql';
-}
-
 function onConflictUpdate(columns: string[]): string {
   return `ON CONFLICT (key) DO UPDATE SET ${columns.map((c) => `${c} = excluded.${c}`).join(', ')}`;
 }
@@ -409,7 +406,7 @@ type Column = [name: string, type: 'text' | 'integer' | 'boolean'];
 function selectJsonRows(q: Queryable, columns: Column[]): string {
   // Both read an element with `->>` as text (SQLite: as its SQL value); PostgreSQL needs the casts.
   const fields = columns.map(([name, type], i) => `${type === 'text' ? `value ->> ${i}` : `CAST(value ->> ${i} AS ${type.toUpperCase()})`} AS ${name}`);
-  return `SELECT ${fields.join(', ')} FROM ${isPostgres(q) ? 'json_array_elements(?::json)' : 'json_each(?)'}`;
+  return `SELECT ${fields.join(', ')} FROM ${dialectOfKnex(q).jsonArrayElements}`;
 }
 
 /** Arguments of whereRaw: `column IN (values)`. */
