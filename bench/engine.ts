@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RunnableWebhook } from '../src/engine/config-source.js';
+import type { RunnableWebhook } from '../src/state/config-reads.js';
 import { issueReplyToken } from '../src/engine/reply-token.js';
-import type { RequestRow } from '../src/engine/requests.js';
+import type { RequestRow, TimelineEntry } from '../src/state/request-types.js';
 import { executeClaimed } from '../src/engine/runner.js';
 import { createPrivacyRequests } from '../src/engine/service.js';
 import { WebhookClient } from '../src/engine/webhook-client.js';
@@ -280,6 +280,12 @@ async function runStateless(receiver: Receiver, keys: Keys, count: number): Prom
         lease_expires_at: null,
         event_seq: 0,
       });
+      const write = (changes: Partial<RequestRow>, events: TimelineEntry[]) => {
+        const updated = { ...rows.get(id)!, ...changes };
+        rows.set(id, updated);
+        for (const e of events) if (e.webhook_key !== null) roundTripMs.push(e.duration_ms);
+        return updated;
+      };
       const started = performance.now();
       await executeClaimed(
         {
@@ -290,12 +296,9 @@ async function runStateless(receiver: Receiver, keys: Keys, count: number): Prom
           webhookList: async (_policy, phase) => lists[phase],
           owner: 'bench',
           client,
-          transition: async ({ changes, events = [] }) => {
-            const updated = { ...rows.get(id)!, ...changes };
-            rows.set(id, updated);
-            for (const e of events) if (e.webhook_key !== null) roundTripMs.push(e.duration_ms);
-            return [updated];
-          },
+          commit: async (_id, changes, events) => write(changes, events),
+          pause: async (_id, changes, events) => write(changes, events),
+          release: async () => write({ lease_owner: null }, []),
           stopping: () => false,
           signal: new AbortController().signal,
         },

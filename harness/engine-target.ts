@@ -160,9 +160,7 @@ class EngineTarget implements SimulationTarget {
   }
 
   async get(id: string): Promise<RequestView> {
-    const found = await getPrivacyRequest(this.db, id);
-    if (found.status !== 200) throw new Error(`privacy request ${id}: HTTP ${found.status}`);
-    return found.body;
+    return getPrivacyRequest(this.db, id);
   }
 
   /** Same request and webhook as `token`, issued two minutes ago for one minute. */

@@ -5,7 +5,7 @@ import { DURATIONS, parseOptionalDuration } from './flags.js';
 import { UNIT_MS } from '../durations.js';
 import { painter, type Painter } from '../paint.js';
 import { openState } from './session.js';
-import type { RequestView } from '../engine/requests.js';
+import type { RequestView } from '../engine/request-views.js';
 
 export function registerRun(program: Command): Command {
   return program

@@ -1,3 +1,5 @@
+import type { RequestRow } from '../state/request-types.js';
+
 /** The identity a privacy request is about: what webhooks receive and may add to. */
 export interface Identity {
   email: string | null;
@@ -48,4 +50,9 @@ export function mergeIdentity(base: Identity, values: Partial<Identity>): Identi
 /** "email, phone_number": the fields a merge sets, for timeline reasons (never the values). */
 export function fieldList(values: Partial<Identity>): string {
   return Object.keys(values).join(', ');
+}
+
+/** The identity a request row holds (JSON). */
+export function requestIdentity(row: Pick<RequestRow, 'identity'>): Identity {
+  return JSON.parse(row.identity) as Identity;
 }

@@ -4,7 +4,7 @@
  * timings only: never an identity, a URL or an authorization.
  */
 import type { Phase } from '../model/types.js';
-import type { RequestStatus, Step, TimelineOutcome } from './requests.js';
+import type { RequestStatus, Step, TimelineOutcome } from '../state/request-types.js';
 
 export interface RequestTransition {
   request_id: string;

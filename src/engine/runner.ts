@@ -1,11 +1,13 @@
 import crypto from 'node:crypto';
 import type { Phase } from '../model/types.js';
+import type { RunnableWebhook } from '../state/config-reads.js';
 import type { Keys } from '../state/keys.js';
-import type { RunnableWebhook } from './config-source.js';
-import { mergeIdentity, type Identity } from './identity.js';
+import { RELEASED, type PauseChanges } from '../state/request-store.js';
+import { stepEvent, type RequestRow, type Step, type TimelineEntry } from '../state/request-types.js';
+import { mergeIdentity, requestIdentity, type Identity } from './identity.js';
 import { interpretCall } from './outcome.js';
 import { issueReplyToken } from './reply-token.js';
-import { requestIdentity, resumePath, stepEvent, type RequestRow, type Step, type TimelineEntry, type TransitionInput } from './requests.js';
+import { resumePath } from './request-views.js';
 import type { WebhookClient } from './webhook-client.js';
 import type { ExecutionObserver, RequestTransition } from './observer.js';
 
@@ -25,8 +27,16 @@ export interface RunContext extends ExecutionSettings {
   /** The lease owner id of the worker running this. */
   owner: string;
   client: WebhookClient;
-  /** `transition()` of requests.ts; the worker's commits several at once (GroupCommit). */
-  transition(input: TransitionInput): Promise<RequestRow[]>;
+  /**
+   * Commit a call's result (and the renewed lease) if this worker still holds the request's
+   * lease: the row as committed, or none if the lease was lost. The worker commits several at
+   * once (GroupCommit), asynchronously.
+   */
+  commit(id: string, changes: Partial<RequestRow>, events: TimelineEntry[]): Promise<RequestRow | undefined>;
+  /** Commit a pause (and let the request go) if the lease is still this worker's, synchronously. */
+  pause(id: string, changes: PauseChanges, events: TimelineEntry[]): Promise<RequestRow | undefined>;
+  /** Let the request go, cursor as it is, if the lease is still this worker's. */
+  release(id: string): Promise<RequestRow | undefined>;
   /** True once the worker stops: the current call finishes, then the request is released. */
   stopping(): boolean;
   /** Aborted when the worker stops without waiting: the current call is abandoned, the request released. */
@@ -176,7 +186,6 @@ class Execution {
             pause_webhook_id: hook.id,
             pause_token_jti: reply!.claims.jti,
             pause_expires_at: new Date(reply!.claims.exp * 1000).toISOString(),
-            ...RELEASED,
           },
           event,
         };
@@ -185,20 +194,31 @@ class Execution {
     }
   }
 
-  /** Commit changes (and renew the lease) if the lease is still ours. */
+  /**
+   * Commit changes if the lease is still ours: a pause on its own, synchronously; any other
+   * result with the lease renewed, or released when the request is done.
+   */
   private async save(changes: Partial<RequestRow>, events: TimelineEntry[] = []): Promise<void> {
+    const { id } = this.row;
     const renewal = changes.lease_owner === null ? {} : { lease_expires_at: new Date(Date.now() + this.ctx.leaseMs).toISOString() };
-    const [next] = await this.ctx.transition({ guard: { id: this.row.id, lease_owner: this.ctx.owner }, changes: { ...changes, ...renewal }, events });
+    this.advance(isPause(changes) ? await this.ctx.pause(id, changes, events) : await this.ctx.commit(id, { ...changes, ...renewal }, events));
+  }
+
+  /** Give the request back, cursor as it is: the next claim continues where this one stopped. */
+  private async release(): Promise<void> {
+    await this.ctx
+      .release(this.row.id)
+      .then((next) => this.advance(next))
+      .catch(unlessLeaseLost);
+  }
+
+  /** The row as just committed (none: the lease was lost), told to the observer if its status changed. */
+  private advance(next: RequestRow | undefined): void {
     if (!next) throw new LeaseLost();
     const before = this.row;
     this.row = next;
     const event = transitionEvent(before, next);
     if (event) this.ctx.observer?.transition(transitionReport(next, event));
-  }
-
-  /** Give the request back, cursor as it is: the next claim continues where this one stopped. */
-  private async release(): Promise<void> {
-    await this.save(RELEASED).catch(unlessLeaseLost);
   }
 }
 
@@ -232,7 +252,10 @@ export function transitionReport(row: RequestRow, event: RequestTransition['even
   };
 }
 
-const RELEASED = { lease_owner: null, lease_expires_at: null } as const;
+function isPause(changes: Partial<RequestRow>): changes is PauseChanges {
+  return changes.status === 'paused';
+}
+
 const CURSOR_DONE = { cursor_step: null, cursor_webhook_id: null, cursor_position: null } as const;
 
 /** The end of the post step: the request is complete. */

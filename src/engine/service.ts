@@ -1,43 +1,19 @@
 /**
  * The privacy-request operations behind the HTTP routes and the CLI, free of HTTP: each
- * returns the Fides status code and body (`{detail}` on errors) for the route to send.
+ * returns its result, or throws a FidesError (the Fides status and `detail`) for the route to send.
  */
 import { bearerToken } from '../bearer.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Knex } from 'knex';
+import { apiError, FidesError, type ValidationIssue } from '../model/errors.js';
+import { existingPolicyKeys } from '../state/config-reads.js';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
-import { existingPolicyKeys } from './config-source.js';
-import { emptyIdentity, fieldList, mergeIdentity, parseIdentity, type Identity } from './identity.js';
+import { createRequests, expirePauses, findRequest, listRequests, resumeRequest, retryRequest, type NewRequest } from '../state/request-store.js';
+import { stepEvent, type RequestRow } from '../state/request-types.js';
+import { emptyIdentity, fieldList, mergeIdentity, parseIdentity, requestIdentity, type Identity } from './identity.js';
 import { checkReplyToken } from './reply-token.js';
-import {
-  NOT_PAUSED,
-  announceWork,
-  findRequest,
-  newRequestId,
-  requestIdentity,
-  stepEvent,
-  toView,
-  toViews,
-  transition,
-  type RequestRow,
-  type RequestView,
-} from './requests.js';
-
-/** A body validation problem, as in Fides' 422 `{"detail": [...]}`. */
-export interface ValidationIssue {
-  loc: (string | number)[];
-  msg: string;
-  type: string;
-}
-
-export type ServiceError = {
-  status: 400 | 401 | 403 | 404 | 422;
-  body: { detail: string | ValidationIssue[] };
-  headers?: Record<string, string>;
-};
-
-export type ServiceResult<T> = { status: 200; body: T } | ServiceError;
+import { toView, toViews, type RequestView } from './request-views.js';
+import { announceWork } from './wake-up.js';
 
 /**
  * One item of a create body (schemas/api/privacy-request-create.schema.json). Fides' other
@@ -64,26 +40,20 @@ export interface Page<T> {
   size: number;
 }
 
-export const PAUSE_EXPIRED = 'paused request expired';
-const NOT_AUTHORIZED = 'Not Authorized for this action';
+const PAUSE_EXPIRED = 'paused request expired';
 
-function fail(status: ServiceError['status'], detail: ServiceError['body']['detail']): ServiceError {
-  return { status, body: { detail } };
-}
-
-function notFound(id: string): ServiceError {
-  return fail(404, `No privacy request found with id '${id}'.`);
+function notFound(id: string): FidesError {
+  return apiError('privacy_request_not_found', id);
 }
 
 /** Queue requests (status `pending`); each item that cannot be queued is a `failed` entry. */
 export async function createPrivacyRequests(db: Database, items: PrivacyRequestInput[]): Promise<CreateResult> {
   const policies = await existingPolicyKeys(
-    db.knex,
+    db,
     items.map((i) => i.policy_key),
   );
-  const now = new Date().toISOString();
   const failed: CreateResult['failed'] = [];
-  const rows: RequestRow[] = [];
+  const queued: NewRequest[] = [];
   for (const item of items) {
     const identity = parseIdentity(item.identity);
     if ('problem' in identity) {
@@ -93,14 +63,12 @@ export async function createPrivacyRequests(db: Database, items: PrivacyRequestI
     } else if (!policies.has(item.policy_key)) {
       failed.push({ message: `Policy with key ${item.policy_key} does not exist`, data: echo(item) });
     } else {
-      rows.push(newRow(item, mergeIdentity(emptyIdentity(), identity.values), now));
+      queued.push(newRequest(item, mergeIdentity(emptyIdentity(), identity.values)));
     }
   }
-  if (rows.length > 0) {
-    await db.knex('privacy_requests').insert(rows);
-    announceWork();
-  }
-  return { succeeded: await toViews(db.knex, rows), failed };
+  const rows = await createRequests(db, queued);
+  if (rows.length > 0) announceWork();
+  return { succeeded: await toViews(db, rows), failed };
 }
 
 /** A failed item as given, less an `encryption_key` (a client's secret, which Fides echoes back). */
@@ -109,30 +77,12 @@ function echo(item: PrivacyRequestInput): PrivacyRequestInput {
   return rest;
 }
 
-function newRow(item: PrivacyRequestInput, identity: Identity, now: string): RequestRow {
+function newRequest(item: PrivacyRequestInput, identity: Identity): NewRequest {
   return {
-    id: newRequestId(),
     policy_key: item.policy_key,
-    status: 'pending',
     identity: JSON.stringify(identity),
     external_id: item.external_id ?? null,
     requested_at: item.requested_at ? utcIso(item.requested_at) : null,
-    created_at: now,
-    updated_at: now,
-    started_processing_at: null,
-    finished_processing_at: null,
-    paused_at: null,
-    failure_reason: null,
-    cursor_step: 'pre',
-    cursor_webhook_id: null,
-    cursor_position: null,
-    pause_webhook_id: null,
-    pause_token_jti: null,
-    pause_expires_at: null,
-    failed_step: null,
-    lease_owner: null,
-    lease_expires_at: null,
-    event_seq: 0,
   };
 }
 
@@ -165,9 +115,10 @@ export function createIssues(items: PrivacyRequestInput[]): ValidationIssue[] {
   );
 }
 
-export async function getPrivacyRequest(db: Database, id: string): Promise<ServiceResult<RequestView>> {
-  const row = await findRequest(db.knex, id);
-  return row ? { status: 200, body: await toView(db.knex, row) } : notFound(id);
+export async function getPrivacyRequest(db: Database, id: string): Promise<RequestView> {
+  const row = await findRequest(db, id);
+  if (!row) throw notFound(id);
+  return toView(db, row);
 }
 
 /** The filters hookctl applies to a list of privacy requests (GET /privacy-request, POST …/search). */
@@ -186,36 +137,19 @@ export interface RequestFilter {
   size?: number;
 }
 
-/** A LIKE pattern that matches `text` literally (with ESCAPE '\\'). */
-function likeLiteral(text: string): string {
-  return text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 export async function listPrivacyRequests(db: Database, query: RequestFilter): Promise<Page<RequestView>> {
   const page = query.page ?? 1;
   const size = query.size ?? 50;
-  const order = query.sort_direction ?? 'desc';
-  const filtered = db.knex('privacy_requests').where((q) => {
-    // A prefix match that is case-sensitive on both backends (SQLite's LIKE is not).
-    if (query.id) q.whereRaw('substr(id, 1, ?) = ?', [query.id.length, query.id]);
-    // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's is not.
-    if (query.request_id) q.whereRaw("lower(id) LIKE ? ESCAPE '\\'", [`%${likeLiteral(query.request_id)}%`]);
-    if (query.external_id) q.whereRaw("lower(external_id) LIKE ? ESCAPE '\\'", [`${likeLiteral(query.external_id)}%`]);
-    if (query.status) q.whereIn('status', [...query.status]);
+  const { rows, total } = await listRequests(db, {
+    idPrefix: query.id,
+    idContains: query.request_id,
+    externalIdPrefix: query.external_id,
+    statuses: query.status,
+    order: query.sort_direction ?? 'desc',
+    limit: size,
+    offset: (page - 1) * size,
   });
-  const [counted, rows] = await Promise.all([
-    filtered.clone().count<{ n: number | string }[]>({ n: '*' }),
-    filtered
-      .clone()
-      .orderBy([
-        { column: 'created_at', order },
-        { column: 'id', order },
-      ])
-      .limit(size)
-      .offset((page - 1) * size)
-      .select<RequestRow[]>('*'),
-  ]);
-  return { items: await toViews(db.knex, rows), total: Number(counted[0]?.n ?? 0), page, size };
+  return { items: await toViews(db, rows), total, page, size };
 }
 
 /**
@@ -230,47 +164,43 @@ export async function resumePrivacyRequest(
   authorization: string | undefined,
   body: unknown,
   now: Date = new Date(),
-): Promise<ServiceResult<RequestView>> {
+): Promise<RequestView> {
   const token = bearerToken(authorization);
-  if (token === null) return { ...fail(401, 'Failed to authenticate'), headers: { 'WWW-Authenticate': 'Bearer' } };
+  if (token === null) throw apiError('not_authenticated');
   const check = await checkReplyToken(keys.replyToken, token, now);
-  if (check.kind === 'invalid' || check.claims.privacy_request_id !== id) return fail(403, NOT_AUTHORIZED);
-  if (check.kind === 'expired') return fail(403, 'Webhook token expired');
+  if (check.kind === 'invalid' || check.claims.privacy_request_id !== id) throw apiError('not_authorized');
+  if (check.kind === 'expired') throw apiError('reply_token_expired');
 
-  const found = await findRequest(db.knex, id);
-  if (!found) return notFound(id);
+  const found = await findRequest(db, id);
+  if (!found) throw notFound(id);
   const derived = parseResumeBody(body);
-  if ('issues' in derived) return fail(422, derived.issues);
+  if ('issues' in derived) throw new FidesError(422, derived.issues);
   const { claims } = check;
   const row = await pauseCommitted(db, found, claims.webhook_id);
-  const notPaused = (current: RequestRow) => fail(400, `Invalid resume request: privacy request '${id}' status = ${current.status}.`);
-  const refusal = (current: RequestRow) =>
+  const notPaused = (current: RequestRow) => apiError('resume_not_paused', id, current.status);
+  const refusal = (current: RequestRow): FidesError | undefined =>
     current.status !== 'paused'
       ? notPaused(current)
       : current.pause_webhook_id !== claims.webhook_id || current.pause_token_jti !== claims.jti
-        ? fail(403, NOT_AUTHORIZED)
+        ? apiError('not_authorized')
         : undefined;
   const refused = refusal(row);
-  if (refused) return refused;
+  if (refused) throw refused;
 
   const fields = fieldList(derived.values);
-  const [resumed] = await transition(
-    db.knex,
-    { id, status: 'paused', pause_token_jti: claims.jti },
-    {
-      status: 'in_processing',
-      identity: JSON.stringify(mergeIdentity(requestIdentity(row), derived.values)),
-      ...NOT_PAUSED,
-    },
-    stepEvent('pre', 'resumed', fields ? `resumed; derived identity merged: ${fields}` : 'resumed', now),
-  );
+  const resumed = await resumeRequest(db, {
+    id,
+    jti: claims.jti,
+    identity: JSON.stringify(mergeIdentity(requestIdentity(row), derived.values)),
+    event: stepEvent('pre', 'resumed', fields ? `resumed; derived identity merged: ${fields}` : 'resumed', now),
+  });
   if (!resumed) {
     // Expired or resumed by a concurrent call since we read it (requests are never deleted).
-    const current = (await findRequest(db.knex, id))!;
-    return refusal(current) ?? notPaused(current);
+    const current = (await findRequest(db, id))!;
+    throw refusal(current) ?? notPaused(current);
   }
   announceWork();
-  return { status: 200, body: await toView(db.knex, resumed) };
+  return toView(db, resumed);
 }
 
 /** How long a resume waits for the worker running the request to commit the pause it answers. */
@@ -292,7 +222,7 @@ async function pauseCommitted(db: Database, row: RequestRow, webhookId: string):
     Date.now() < deadline
   ) {
     await sleep(25);
-    current = (await findRequest(db.knex, row.id)) ?? current;
+    current = (await findRequest(db, row.id)) ?? current;
   }
   return current;
 }
@@ -318,37 +248,21 @@ function parseResumeBody(body: unknown): { values: Partial<Identity> } | { issue
 }
 
 /** `POST /privacy-request/{id}/retry`: an `error` request runs again from its failed step. */
-export async function retryPrivacyRequest(db: Database, id: string): Promise<ServiceResult<RequestView>> {
-  const row = await findRequest(db.knex, id);
-  if (!row) return notFound(id);
+export async function retryPrivacyRequest(db: Database, id: string): Promise<RequestView> {
+  const row = await findRequest(db, id);
+  if (!row) throw notFound(id);
   if (row.status !== 'error') {
-    return fail(400, `Cannot restart privacy request from failure: privacy request '${id}' status = ${row.status}.`);
+    throw apiError('retry_not_failed', id, row.status);
   }
-  if (!row.failed_step) return fail(400, `Cannot restart privacy request from failure '${id}'; no failed step or collection.`);
-  const [retried] = await transition(
-    db.knex,
-    { id, status: 'error' },
-    {
-      status: 'in_processing',
-      cursor_step: row.failed_step,
-      cursor_webhook_id: null,
-      cursor_position: null,
-      failed_step: null,
-      failure_reason: null,
-      finished_processing_at: null,
-    },
-    stepEvent(row.failed_step, 'retried', `retrying from the ${row.failed_step} step`),
-  );
+  if (!row.failed_step) throw apiError('retry_without_failed_step', id);
+  const retried = await retryRequest(db, { id, step: row.failed_step, event: stepEvent(row.failed_step, 'retried', `retrying from the ${row.failed_step} step`) });
+  // Retried by a concurrent call since we read it: answer as that request is now.
   if (!retried) return retryPrivacyRequest(db, id);
   announceWork();
-  return { status: 200, body: await toView(db.knex, retried) };
+  return toView(db, retried);
 }
 
 const EXPIRY_BATCH = 500;
-
-function expiredPause(q: Knex.QueryBuilder, at: string): Knex.QueryBuilder {
-  return q.where('status', 'paused').where('pause_expires_at', '<=', at);
-}
 
 /**
  * Paused requests whose reply-to token has expired become `error` ("paused request
@@ -356,23 +270,9 @@ function expiredPause(q: Knex.QueryBuilder, at: string): Knex.QueryBuilder {
  * Returns how many expired; `onExpired` gets them as they are written.
  */
 export async function expirePausedRequests(db: Database, now: Date = new Date(), onExpired?: (rows: RequestRow[]) => void): Promise<number> {
-  const at = now.toISOString();
   let expired = 0;
   for (;;) {
-    const rows = await transition(
-      db.knex,
-      // The outer conditions again: PostgreSQL rechecks them (not the subquery) on rows a
-      // concurrent resume changed meanwhile.
-      (q) => expiredPause(q, at).whereIn('id', expiredPause(db.knex('privacy_requests').select('id'), at).limit(EXPIRY_BATCH)),
-      {
-        status: 'error',
-        failure_reason: PAUSE_EXPIRED,
-        failed_step: 'pre',
-        finished_processing_at: at,
-        ...NOT_PAUSED,
-      },
-      stepEvent('pre', 'expired', PAUSE_EXPIRED, now),
-    );
+    const rows = await expirePauses(db, { now, limit: EXPIRY_BATCH, reason: PAUSE_EXPIRED, event: stepEvent('pre', 'expired', PAUSE_EXPIRED, now) });
     expired += rows.length;
     onExpired?.(rows);
     if (rows.length < EXPIRY_BATCH) return expired;

@@ -1,17 +1,19 @@
 import crypto from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { Knex } from 'knex';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HookctlError } from '../errors.js';
 import type { Database } from '../state/database.js';
 import type { Keys } from '../state/keys.js';
+import { claimRequests, findRequest, pauseRequest, releaseRequest, renewLeases } from '../state/request-store.js';
+import type { RequestRow } from '../state/request-types.js';
 import { DEFAULT_RESUME_TIMEOUT_MINUTES } from './reply-token.js';
-import { findRequest, onWorkQueued, RETURNING_WITH_SERIAL, toView, type RequestRow, type RequestView } from './requests.js';
+import { toView, type RequestView } from './request-views.js';
 import { executeClaimed, transitionReport, type ExecutionSettings, type RunContext } from './runner.js';
 import type { ExecutionObserver } from './observer.js';
-import { WebhookListCache } from './config-source.js';
+import { WebhookListCache } from './webhook-list-cache.js';
 import { GroupCommit } from './group-commit.js';
+import { onWorkQueued } from './wake-up.js';
 import { expirePausedRequests } from './service.js';
 import { DEFAULT_WEBHOOK_TIMEOUT_MS, WebhookClient } from './webhook-client.js';
 
@@ -34,20 +36,6 @@ export const DEFAULT_CONCURRENCY = 16;
 export const DEFAULT_LEASE_MS = 30_000;
 export const DEFAULT_POLL_MS = 200;
 export const DEFAULT_EXPIRY_INTERVAL_MS = 1_000;
-
-/** Statuses a worker may claim when no live lease holds them. */
-const CLAIMABLE = ['pending', 'in_processing'];
-
-/** Narrows a query on privacy_requests to the requests a worker may claim at `now`. */
-function claimable(q: Knex.QueryBuilder, now: string): Knex.QueryBuilder {
-  return q.whereIn('status', CLAIMABLE).where((w) => w.whereNull('lease_expires_at').orWhere('lease_expires_at', '<', now));
-}
-
-/** How many requests wait for a worker: pending, or in processing with no live lease. */
-export async function queueDepth(knex: Knex): Promise<number> {
-  const row = (await claimable(knex('privacy_requests'), new Date().toISOString()).count({ n: '*' }).first()) as { n: number | string };
-  return Number(row.n);
-}
 
 /**
  * Executes queued privacy requests. Work is claimed durably with a lease (owner + expiry,
@@ -95,8 +83,8 @@ export class Worker {
     this.expiryIntervalMs = options.expiryIntervalMs ?? DEFAULT_EXPIRY_INTERVAL_MS;
     this.log = options.log ?? ((message) => console.error(message));
     this.observer = options.observer;
-    this.commits = new GroupCommit(db.knex);
-    this.webhookLists = new WebhookListCache(db.knex, keys);
+    this.commits = new GroupCommit(db);
+    this.webhookLists = new WebhookListCache(db, keys);
     // Every call in flight listens on it: as many listeners as the concurrency.
     setMaxListeners(0, this.abort.signal);
   }
@@ -190,29 +178,10 @@ export class Worker {
    */
   private async claim(limit: number, id?: string): Promise<RequestRow[]> {
     if (limit <= 0 || this.stopping) return [];
-    const { knex, dialect } = this.db;
-    const now = new Date().toISOString();
-    const candidates = claimable(knex('privacy_requests').select('id'), now)
-      .orderBy([{ column: 'created_at' }, { column: 'id' }])
-      .limit(limit);
-    if (id !== undefined) candidates.where('id', id);
-    // PostgreSQL: the candidates are an array computed once. As `IN (subquery)` the planner may
-    // rerun the subquery for each row, and as rows this statement updated are skipped by it,
-    // each rerun finds new ones: the LIMIT would not hold, and one claim took the whole backlog.
-    const claimed = claimable(knex('privacy_requests'), now);
-    if (dialect === 'postgres') claimed.where('id', knex.raw('ANY(ARRAY(?))', [candidates.forUpdate().skipLocked()]));
-    else claimed.whereIn('id', candidates);
-    const rows: RequestRow[] = await claimed
-      .update({
-        status: 'in_processing',
-        started_processing_at: knex.raw('COALESCE(started_processing_at, ?)', [now]),
-        lease_owner: this.owner,
-        lease_expires_at: new Date(Date.now() + this.settings.leaseMs).toISOString(),
-        updated_at: now,
-      })
-      .returning(knex.raw(RETURNING_WITH_SERIAL));
+    const now = new Date();
+    const rows = await claimRequests(this.db, { owner: this.owner, limit, leaseMs: this.settings.leaseMs, id, now });
     // started_processing_at is set by this claim (to `now`) only on a request that was pending.
-    for (const row of rows) this.observer?.transition(transitionReport(row, row.started_processing_at === now ? 'started' : 'continued'));
+    for (const row of rows) this.observer?.transition(transitionReport(row, row.started_processing_at === now.toISOString() ? 'started' : 'continued'));
     return rows;
   }
 
@@ -223,7 +192,9 @@ export class Worker {
       webhookList: (policyKey, phase, serial) => this.webhookLists.read(policyKey, phase, serial),
       owner: this.owner,
       client: this.client,
-      transition: (input) => this.commits.transition(input),
+      commit: async (id, changes, events) => (await this.commits.transition({ guard: { id, lease_owner: this.owner }, changes, events }))[0],
+      pause: (id, changes, events) => pauseRequest(this.db, this.owner, id, changes, events),
+      release: (id) => releaseRequest(this.db, this.owner, id),
       stopping: () => this.stopping,
       signal: this.abort.signal,
       observer: this.observer,
@@ -246,11 +217,7 @@ export class Worker {
   /** Keep the leases of running requests alive (one statement for all of them). */
   private async renewLeases(): Promise<void> {
     try {
-      await this.db
-        .knex('privacy_requests')
-        .where({ lease_owner: this.owner })
-        .whereIn('id', [...this.inFlight.keys()])
-        .update({ lease_expires_at: new Date(Date.now() + this.settings.leaseMs).toISOString() });
+      await renewLeases(this.db, this.owner, [...this.inFlight.keys()], this.settings.leaseMs);
     } catch (err) {
       this.log(`worker ${this.owner}: cannot renew leases: ${(err as Error).message}`);
     }
@@ -269,10 +236,10 @@ export async function runToSettled(db: Database, keys: Keys, id: string, options
   try {
     for (;;) {
       const claimed = await worker.runOnce({ id });
-      const row = await findRequest(db.knex, id);
+      const row = await findRequest(db, id);
       if (!row) throw new HookctlError(`no privacy request with id '${id}'`);
-      if (row.status === 'complete' || row.status === 'error') return await toView(db.knex, row);
-      if (row.status === 'paused' && Date.now() >= pausedUntil) return await toView(db.knex, row);
+      if (row.status === 'complete' || row.status === 'error') return await toView(db, row);
+      if (row.status === 'paused' && Date.now() >= pausedUntil) return await toView(db, row);
       if (claimed === 0) await sleep(options.pollMs ?? DEFAULT_POLL_MS);
     }
   } finally {

@@ -7,7 +7,14 @@
 import { PHASE_NAMES } from './phases.js';
 import type { Phase } from './types.js';
 
-/** An error with a Fides HTTP status and `detail` message. */
+/** One problem of a request body, as Fides (pydantic) lists them in a 422 `detail`. */
+export interface ValidationIssue {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+/** An error with a Fides HTTP status and `detail`: a message, or a 422's list of problems. */
 export class FidesError extends Error {
   /** The catalogue code (API_ERRORS), for logs and tests; clients see only status and detail. */
   readonly code: string;
@@ -16,12 +23,12 @@ export class FidesError extends Error {
 
   constructor(
     readonly status: number,
-    readonly detail: string,
+    readonly detail: string | ValidationIssue[],
     /** Sent with the answer (`WWW-Authenticate`, `Retry-After`…). */
     readonly headers?: Readonly<Record<string, string>>,
     options: { code?: string; index?: number } = {},
   ) {
-    super(detail);
+    super(typeof detail === 'string' ? detail : detail.map((d) => `${d.loc.join('.')}: ${d.msg}`).join('; '));
     this.name = 'FidesError';
     this.code = options.code ?? 'unlisted';
     if (options.index !== undefined) this.index = options.index;

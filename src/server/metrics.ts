@@ -8,8 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from '../state/database.js';
 import type { ExecutionObserver } from '../engine/observer.js';
-import type { RequestStatus } from '../engine/requests.js';
-import { queueDepth } from '../engine/worker.js';
+import type { RequestStatus } from '../state/request-types.js';
+import { countClaimable } from '../state/request-store.js';
 
 /** Webhook call durations, in seconds: from a fast local receiver to the longest timeout a connection may set (600 s). */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -59,7 +59,7 @@ export class ServerMetrics {
       help: 'Privacy requests waiting for a worker (pending, or in processing with no live lease), read from the state when scraped; NaN when the state does not answer.',
       registers,
       async collect() {
-        this.set(await Promise.resolve().then(() => queueDepth(db.knex)).catch(() => NaN));
+        this.set(await Promise.resolve().then(() => countClaimable(db)).catch(() => NaN));
       },
     });
     this.registry = Registry.merge([this.own, processMetrics()]);

@@ -4,7 +4,8 @@
  * tens of thousands of bound parameters (PostgreSQL parses those slowly; SQLite caps them).
  */
 import type { Knex } from 'knex';
-import { isPostgres, type Queryable } from './queryable.js';
+import { dialectOfKnex } from './dialect.js';
+import type { Queryable } from './queryable.js';
 
 export type Column = [name: string, type: 'text' | 'integer' | 'boolean'];
 
@@ -12,7 +13,7 @@ export type Column = [name: string, type: 'text' | 'integer' | 'boolean'];
 export function selectJsonRows(q: Queryable, columns: Column[]): string {
   // Both read an element with `->>` as text (SQLite: as its SQL value); PostgreSQL needs the casts.
   const fields = columns.map(([name, type], i) => `${type === 'text' ? `value ->> ${i}` : `CAST(value ->> ${i} AS ${type.toUpperCase()})`} AS ${name}`);
-  return `SELECT ${fields.join(', ')} FROM ${isPostgres(q) ? 'json_array_elements(?::json)' : 'json_each(?)'}`;
+  return `SELECT ${fields.join(', ')} FROM ${dialectOfKnex(q).jsonArrayElements}`;
 }
 
 /** Arguments of whereRaw: `column IN (values)`. */

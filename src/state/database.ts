@@ -5,6 +5,7 @@ import { HookctlError } from '../errors.js';
 import { migrations } from './migrations/index.js';
 import { ensureDir } from '../fs-paths.js';
 import { STATE_DIR_NAME } from '../model/secrets.js';
+import { dialectOf } from './dialect.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -24,8 +25,6 @@ export interface DatabaseLocation {
 }
 
 export const DEFAULT_STATE_DIR = STATE_DIR_NAME;
-/** How long a SQLite statement waits for another connection's lock before SQLITE_BUSY. */
-const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 /** `sqlite:PATH`, `postgres://…`/`postgresql://…`, or the embedded default under cwd. */
 export function parseDatabaseUrl(url: string | undefined, cwd: string): DatabaseLocation {
@@ -62,39 +61,10 @@ export function redactUrl(url: string): string {
  * Open (and by default migrate) the state database. knex and the drivers are imported here,
  * lazily, so that commands which never touch the state (validate) do not pay for them.
  */
-/** knex prints its warnings to stdout, where they would corrupt --json output. */
-const QUIET_LOG = { warn() {}, deprecate() {}, debug() {}, error() {} };
-
 export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: boolean } = {}): Promise<Database> {
   const { default: knexFactory } = await import('knex');
-  let knex: Knex;
-  if (loc.dialect === 'sqlite') {
-    if (loc.target !== IN_MEMORY) ensureDir(path.dirname(loc.target), 'the state folder');
-    knex = knexFactory({
-      client: 'sqlite3',
-      connection: { filename: loc.target },
-      useNullAsDefault: true,
-      log: QUIET_LOG,
-      pool: {
-        min: 1,
-        max: 1,
-        afterCreate(conn: { run(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
-          // busy_timeout first: a second writer (or a second process switching a new file to
-          // WAL at the same moment) waits for the lock instead of failing at once. WAL: readers
-          // (serve's API) never block the writer.
-          conn.run(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`, (e1) => {
-            if (e1) return done(e1, conn);
-            conn.run('PRAGMA journal_mode = WAL', (e2) => {
-              if (e2) return done(e2, conn);
-              conn.run('PRAGMA foreign_keys = ON', (e3) => done(e3, conn));
-            });
-          });
-        },
-      },
-    });
-  } else {
-    knex = knexFactory({ client: 'pg', connection: loc.target, pool: { min: 0, max: 10 }, log: QUIET_LOG });
-  }
+  if (loc.dialect === 'sqlite' && loc.target !== IN_MEMORY) ensureDir(path.dirname(loc.target), 'the state folder');
+  const knex = knexFactory(dialectOf(loc.dialect).knexConfig(loc.target));
   const db: Database = {
     knex,
     dialect: loc.dialect,
@@ -161,10 +131,6 @@ export async function openEmptyState(): Promise<Database> {
 const MIGRATIONS_TABLE = 'hookctl_migrations';
 /** A table knex's migrator used as its lock; older hookctl versions could leave it locked. */
 const KNEX_LOCK_TABLE = 'hookctl_migrations_lock';
-/** PostgreSQL advisory lock of opening (migrating) the state; distinct from the apply lock. */
-const MIGRATION_LOCK_KEY = 0x686f6f6d;
-/** How long an opening process waits for another one's migration (SQLite busy timeout). */
-const MIGRATION_WAIT_MS = 60_000;
 
 /**
  * Brings the schema up to date. Any number of processes may open the same new state at once:
@@ -178,7 +144,7 @@ export async function migrate(db: Database): Promise<void> {
   // Most opens find nothing to do: check without a lock first, so that opening the state never
   // waits behind an apply that holds the write lock.
   if ((await pendingMigrations(db.knex)).length === 0) return;
-  await inMigrationTransaction(db, async (q) => {
+  await dialectOf(db).withMigrationLock(db.knex, async (q) => {
     if (!(await q.schema.hasTable(MIGRATIONS_TABLE))) {
       await q.schema.createTable(MIGRATIONS_TABLE, (t) => {
         t.increments('id').primary();
@@ -208,30 +174,4 @@ async function pendingMigrations(q: Knex): Promise<typeof migrations> {
   if (!(await q.schema.hasTable(MIGRATIONS_TABLE))) return migrations;
   const done = new Set(((await q(MIGRATIONS_TABLE).select('name')) as { name: string }[]).map((r) => r.name));
   return migrations.filter((m) => !done.has(m.name));
-}
-
-async function inMigrationTransaction(db: Database, fn: (q: Knex) => Promise<void>): Promise<void> {
-  if (db.dialect === 'postgres') {
-    await db.knex.transaction(async (trx) => {
-      await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
-      await fn(trx);
-    });
-    return;
-  }
-  // knex BEGINs SQLite transactions DEFERRED, which takes no lock until the first write; the
-  // pool holds one connection, so raw statements on db.knex all run in this transaction.
-  const knex = db.knex;
-  await knex.raw(`PRAGMA busy_timeout = ${MIGRATION_WAIT_MS}`);
-  try {
-    await knex.raw('BEGIN IMMEDIATE');
-    try {
-      await fn(knex);
-      await knex.raw('COMMIT');
-    } catch (err) {
-      await knex.raw('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
-  } finally {
-    await knex.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  }
 }

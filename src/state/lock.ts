@@ -4,15 +4,12 @@
  * transaction: a PostgreSQL transaction-level advisory lock, or SQLite's own write lock.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Knex } from 'knex';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Database } from './database.js';
 import { formatDuration } from '../durations.js';
-
-/** Any fixed number: the advisory lock of this database's hookctl state ("hook" in ASCII). */
-const STATE_LOCK_KEY = 0x686f6f6b;
+import { dialectOf } from './dialect.js';
 
 export interface LockOptions {
   /** Recorded while the lock is held, so that a process waiting in vain can say who holds it. */
@@ -60,8 +57,7 @@ export async function withStateLock<T>(db: Database, timeoutMs: number, fn: (trx
     }
   };
   try {
-    if (db.dialect === 'postgres') return await withAdvisoryLock(db, timeoutMs, holding);
-    return await inProcessTurn(db, timeoutMs, (remainingMs) => withSqliteWriteLock(db, timeoutMs, remainingMs, holding));
+    return await dialectOf(db).withWriteLock(db, timeoutMs, holding);
   } catch (err) {
     if (err instanceof HookctlError && err.exitCode === ExitCode.locked) throw lockedError(timeoutMs, await currentHolder(db).catch(() => null));
     throw err;
@@ -81,15 +77,6 @@ function lockedError(timeoutMs: number, holder: LockHolder | null = null): Hookc
   );
 }
 
-/**
- * Where the holder is recorded. The holding transaction's own writes are invisible to others
- * until it commits, so the record is written outside it: on PostgreSQL a row of hookctl_meta
- * written on another connection; on SQLite, whose one writer is the holder itself, a file
- * beside the database.
- */
-const HOLDER_ROW = 'lock_holder';
-const holderFile = (db: Database) => `${db.location.target}-lock-holder.json`;
-
 async function recordHolder(db: Database, who: { actor: string; operation: string }, backendPid?: number): Promise<LockHolder> {
   const record: LockHolder = {
     ...who,
@@ -99,24 +86,12 @@ async function recordHolder(db: Database, who: { actor: string; operation: strin
     token: crypto.randomBytes(8).toString('hex'),
     ...(backendPid !== undefined && { backend_pid: backendPid }),
   };
-  const value = JSON.stringify(record);
-  if (db.dialect === 'postgres') {
-    await db.knex('hookctl_meta').insert({ name: HOLDER_ROW, value }).onConflict('name').merge();
-  } else {
-    const file = holderFile(db);
-    const temp = `${file}.${record.token}.tmp`;
-    fs.writeFileSync(temp, value);
-    fs.renameSync(temp, file);
-  }
+  await dialectOf(db).lockHolder.write(db, JSON.stringify(record));
   return record;
 }
 
 async function clearHolder(db: Database, record: LockHolder): Promise<void> {
-  if (db.dialect === 'postgres') {
-    await db.knex('hookctl_meta').where({ name: HOLDER_ROW, value: JSON.stringify(record) }).delete();
-  } else {
-    fs.rmSync(holderFile(db), { force: true });
-  }
+  await dialectOf(db).lockHolder.clear(db, JSON.stringify(record));
 }
 
 /**
@@ -125,96 +100,14 @@ async function clearHolder(db: Database, record: LockHolder): Promise<void> {
  * process on this host is gone).
  */
 async function currentHolder(db: Database): Promise<LockHolder | null> {
-  if (db.dialect === 'postgres') {
-    const row = (await db.knex('hookctl_meta').where({ name: HOLDER_ROW }).first('value')) as { value: string } | undefined;
-    if (!row) return null;
-    const record = JSON.parse(row.value) as LockHolder;
-    // A bigint advisory key is shown in pg_locks as classid (high 32 bits) and objid (low 32 bits).
-    const { rows } = (await db.knex.raw(
-      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND classid = ? AND objid = ?
-         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-      [Math.floor(STATE_LOCK_KEY / 2 ** 32), STATE_LOCK_KEY % 2 ** 32],
-    )) as { rows: { pid: number }[] };
-    return rows.some((r) => r.pid === record.backend_pid) ? record : null;
-  }
+  const { lockHolder } = dialectOf(db);
+  const text = await lockHolder.read(db);
+  if (text === null) return null;
   let record: LockHolder;
   try {
-    record = JSON.parse(fs.readFileSync(holderFile(db), 'utf8')) as LockHolder;
+    record = JSON.parse(text) as LockHolder;
   } catch {
     return null;
   }
-  return record.host !== os.hostname() || processAlive(record.pid) ? record : null;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function withAdvisoryLock<T>(db: Database, timeoutMs: number, fn: (trx: Knex.Transaction, backendPid: number) => Promise<T>): Promise<T> {
-  return db.knex.transaction(async (trx) => {
-    // lock_timeout bounds the wait for advisory locks too; 0 would mean "wait forever".
-    await trx.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(timeoutMs))}`);
-    let backendPid: number;
-    try {
-      const { rows } = (await trx.raw('SELECT pg_advisory_xact_lock(?), pg_backend_pid() AS pid', [STATE_LOCK_KEY])) as { rows: { pid: number }[] };
-      backendPid = rows[0]!.pid;
-    } catch (err) {
-      if ((err as { code?: string }).code === '55P03') throw lockedError(timeoutMs);
-      throw err;
-    }
-    // fn's own statements get the server's lock_timeout, not the wait for this lock.
-    await trx.raw('SET LOCAL lock_timeout TO DEFAULT');
-    return fn(trx, backendPid);
-  });
-}
-
-async function withSqliteWriteLock<T>(
-  db: Database,
-  timeoutMs: number,
-  remainingMs: number,
-  fn: (trx: Knex.Transaction) => Promise<T>,
-): Promise<T> {
-  return db.knex.transaction(async (trx) => {
-    const [current] = (await trx.raw('PRAGMA busy_timeout')) as { timeout: number }[];
-    await trx.raw(`PRAGMA busy_timeout = ${Math.ceil(remainingMs)}`);
-    try {
-      // knex BEGINs a deferred transaction: its first statement being a write takes the write
-      // lock now (waiting up to busy_timeout), so no other writer can slip in before fn writes.
-      await trx('hookctl_meta').where({ name: 'serial' }).update({ value: trx.ref('value') });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw lockedError(timeoutMs);
-      throw err;
-    } finally {
-      await trx.raw(`PRAGMA busy_timeout = ${current?.timeout ?? 0}`);
-    }
-    return fn(trx);
-  });
-}
-
-/**
- * SQLite's pool has one connection, so a second caller in this process would wait for it in
- * the pool, past any timeout. Callers of one Database take turns here instead, with the deadline.
- */
-const sqliteTurns = new WeakMap<Database, Promise<void>>();
-
-async function inProcessTurn<T>(db: Database, timeoutMs: number, run: (remainingMs: number) => Promise<T>): Promise<T> {
-  const previous = sqliteTurns.get(db) ?? Promise.resolve();
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  sqliteTurns.set(db, previous.then(() => mine));
-  const started = Date.now();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([previous, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(lockedError(timeoutMs)), timeoutMs)))]);
-    clearTimeout(timer);
-    return await run(Math.max(0, timeoutMs - (Date.now() - started)));
-  } finally {
-    clearTimeout(timer);
-    release();
-  }
+  return (await lockHolder.holds(db, record)) ? record : null;
 }

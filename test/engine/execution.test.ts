@@ -14,11 +14,11 @@ import {
   resumePrivacyRequest,
   retryPrivacyRequest,
 } from '../../src/engine/service.js';
-import type { RequestView } from '../../src/engine/requests.js';
+import type { RequestView } from '../../src/engine/request-views.js';
 import { Worker } from '../../src/engine/worker.js';
 import type { Database } from '../../src/state/database.js';
 import { freshBackends } from '../helpers/backends.js';
-import { AUTHORIZATION, Receiver, expectWebhookCall, keys, openBackend, seedPolicy, unique, type SeedWebhook } from './fixtures.js';
+import { AUTHORIZATION, Receiver, expectWebhookCall, keys, openBackend, seedPolicy, served, unique, type SeedWebhook, type Served } from './fixtures.js';
 
 const EMAIL = 'customer-1@example.com';
 const NOBODY = { email: EMAIL, phone_number: null };
@@ -68,7 +68,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
   }
 
   async function view(id: string): Promise<RequestView> {
-    const result = await getPrivacyRequest(db, id);
+    const result = await served(getPrivacyRequest(db, id));
     if (result.status !== 200) throw new Error(`GET ${id}: ${result.status}`);
     return result.body;
   }
@@ -354,7 +354,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
       expect(v.timeline[1]).toMatchObject({ webhook_key: hKey, outcome: 'halt', status_code: 200 });
       expect(receiver.callsTo(b)).toHaveLength(0);
 
-      const resumed = await resumePrivacyRequest(db, keys, id, `Bearer ${token}`, { derived_identity: { email: 'derived@example.com' } });
+      const resumed = await served(resumePrivacyRequest(db, keys, id, `Bearer ${token}`, { derived_identity: { email: 'derived@example.com' } }));
       expect(resumed.status).toBe(200);
       const body = resumed.body as RequestView;
       expect(body.status).toBe('in_processing');
@@ -369,7 +369,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
       expect(receiver.callsTo(b)[0]!.body).toMatchObject({ identity: { email: 'derived@example.com', phone_number: '+15555550100' } });
 
       // The token worked once: replayed, the request is no longer paused.
-      const replay = await resumePrivacyRequest(db, keys, id, `Bearer ${token}`, {});
+      const replay = await served(resumePrivacyRequest(db, keys, id, `Bearer ${token}`, {}));
       expect(replay).toEqual({ status: 400, body: { detail: `Invalid resume request: privacy request '${id}' status = complete.` } });
     });
 
@@ -377,7 +377,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
       const { id, token, view: before } = await paused();
       const other = await paused();
       const bad = { derived_identity: { email: 'attacker@example.com' } };
-      const resume = (authorization: string | undefined, body: unknown = bad, now?: Date) => resumePrivacyRequest(db, keys, id, authorization, body, now);
+      const resume = (authorization: string | undefined, body: unknown = bad, now?: Date) => served(resumePrivacyRequest(db, keys, id, authorization, body, now));
       const [head, enc, iv, ciphertext, tag] = token.split('.');
       const flipped = ciphertext!.slice(0, -2) + (ciphertext!.endsWith('AA') ? 'BB' : 'AA');
       const tampered = [head, enc, iv, flipped, tag].join('.');
@@ -406,7 +406,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
 
       // A token for a request that does not exist: 404 (after the token checks).
       const ghost = await issueReplyToken(keys.replyToken, { webhookId: 'pol_x', privacyRequestId: 'pri_missing' }, 5);
-      expect(await resumePrivacyRequest(db, keys, 'pri_missing', `Bearer ${ghost.token}`, 'not an object')).toEqual({
+      expect(await served(resumePrivacyRequest(db, keys, 'pri_missing', `Bearer ${ghost.token}`, 'not an object'))).toEqual({
         status: 404,
         body: { detail: "No privacy request found with id 'pri_missing'." },
       });
@@ -415,7 +415,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
     it('lets only one of two simultaneous resumes with the same token through', async () => {
       const { id, token } = await paused();
       const results = await Promise.all(
-        ['first@example.com', 'second@example.com'].map((email) => resumePrivacyRequest(db, keys, id, `Bearer ${token}`, { derived_identity: { email } })),
+        ['first@example.com', 'second@example.com'].map((email) => served(resumePrivacyRequest(db, keys, id, `Bearer ${token}`, { derived_identity: { email } }))),
       );
       expect(results.map((r) => r.status).sort()).toEqual([200, 400]);
       const winner = results.find((r) => r.status === 200)!.body as RequestView;
@@ -425,12 +425,12 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
     });
 
     it('accepts a resume sent while the halting webhook is still answering', async () => {
-      let early: ReturnType<typeof resumePrivacyRequest> | undefined;
+      let early: Promise<Served<RequestView>> | undefined;
       const h = receiver.endpoint((call) => {
         const token = call.headers['reply-to-token'] as string;
         tokensSeen.add(token);
         const { privacy_request_id } = call.body as { privacy_request_id: string };
-        early = resumePrivacyRequest(db, keys, privacy_request_id, `Bearer ${token}`, { derived_identity: { phone_number: '+15555550199' } });
+        early = served(resumePrivacyRequest(db, keys, privacy_request_id, `Bearer ${token}`, { derived_identity: { phone_number: '+15555550199' } }));
         return { status: 200, body: { halt: true }, delayMs: 50 };
       });
       const after = receiver.endpoint({ status: 200 });
@@ -458,9 +458,9 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
         ],
       });
       const first = tokenOf(h1);
-      expect((await resumePrivacyRequest(db, keys, id, `Bearer ${first}`, {})).status).toBe(200);
+      expect((await served(resumePrivacyRequest(db, keys, id, `Bearer ${first}`, {}))).status).toBe(200);
       // In processing, not paused: a replay is a 400 naming the status.
-      expect(await resumePrivacyRequest(db, keys, id, `Bearer ${first}`, {})).toEqual({
+      expect(await served(resumePrivacyRequest(db, keys, id, `Bearer ${first}`, {}))).toEqual({
         status: 400,
         body: { detail: `Invalid resume request: privacy request '${id}' status = in_processing.` },
       });
@@ -468,10 +468,10 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
       expect((await view(id)).status).toBe('paused');
 
       // Paused again, by h2: the h1 token is an old one.
-      const replay = await resumePrivacyRequest(db, keys, id, `Bearer ${first}`, { derived_identity: { email: 'x@example.com' } });
+      const replay = await served(resumePrivacyRequest(db, keys, id, `Bearer ${first}`, { derived_identity: { email: 'x@example.com' } }));
       expect(replay).toEqual({ status: 403, body: { detail: 'Not Authorized for this action' } });
       expect((await view(id)).identity).toEqual(NOBODY);
-      expect((await resumePrivacyRequest(db, keys, id, `Bearer ${tokenOf(h2)}`, {})).status).toBe(200);
+      expect((await served(resumePrivacyRequest(db, keys, id, `Bearer ${tokenOf(h2)}`, {}))).status).toBe(200);
       await drain();
       expect((await view(id)).status).toBe('complete');
     });
@@ -487,16 +487,16 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
       expect(expired.failure_reason).toBe('paused request expired');
       expect(expired.resume_endpoint).toBe(`/privacy-request/${id}/retry`);
       expect(expired.timeline.at(-1)).toMatchObject({ outcome: 'expired', reason: 'paused request expired' });
-      expect((await resumePrivacyRequest(db, keys, id, `Bearer ${oldToken}`, {}, new Date(Date.now() + 31_000))).body).toEqual({
+      expect((await served(resumePrivacyRequest(db, keys, id, `Bearer ${oldToken}`, {}, new Date(Date.now() + 31_000)))).body).toEqual({
         detail: 'Webhook token expired',
       });
 
-      expect((await retryPrivacyRequest(db, id)).status).toBe(200);
+      expect((await served(retryPrivacyRequest(db, id))).status).toBe(200);
       await drain();
       expect((await view(id)).status).toBe('paused');
       // Same webhook, new pause: the first token is not this pause's.
-      expect((await resumePrivacyRequest(db, keys, id, `Bearer ${oldToken}`, {})).status).toBe(403);
-      expect((await resumePrivacyRequest(db, keys, id, `Bearer ${tokenOf(h, 1)}`, {})).status).toBe(200);
+      expect((await served(resumePrivacyRequest(db, keys, id, `Bearer ${oldToken}`, {}))).status).toBe(403);
+      expect((await served(resumePrivacyRequest(db, keys, id, `Bearer ${tokenOf(h, 1)}`, {}))).status).toBe(200);
       await drain();
       expect((await view(id)).status).toBe('complete');
     });
@@ -515,7 +515,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
         post: [{ key: unique('p'), direction: 'one_way', url: p }],
       });
       expect(v.status).toBe('error');
-      const retried = await retryPrivacyRequest(db, id);
+      const retried = await served(retryPrivacyRequest(db, id));
       expect(retried.status).toBe(200);
       expect(retried.body).toMatchObject({ status: 'in_processing', failure_reason: null, resume_endpoint: null });
       await drain();
@@ -539,7 +539,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
           { key: unique('flaky'), direction: 'two_way', url: flaky },
         ],
       });
-      expect((await retryPrivacyRequest(db, id)).status).toBe(200);
+      expect((await served(retryPrivacyRequest(db, id))).status).toBe(200);
       await drain();
       expect((await view(id)).status).toBe('complete');
       expect([a, p1, flaky].map((url) => receiver.callsTo(url).length)).toEqual([1, 2, 2]);
@@ -547,11 +547,11 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request execution', 
 
     it('refuses requests that are not in error, and unknown ones', async () => {
       const { id } = await run({ pre: [{ key: unique('ok'), direction: 'one_way', url: receiver.endpoint({ status: 200 }) }] });
-      expect(await retryPrivacyRequest(db, id)).toEqual({
+      expect(await served(retryPrivacyRequest(db, id))).toEqual({
         status: 400,
         body: { detail: `Cannot restart privacy request from failure: privacy request '${id}' status = complete.` },
       });
-      expect(await retryPrivacyRequest(db, 'pri_nope')).toEqual({ status: 404, body: { detail: "No privacy request found with id 'pri_nope'." } });
+      expect(await served(retryPrivacyRequest(db, 'pri_nope'))).toEqual({ status: 404, body: { detail: "No privacy request found with id 'pri_nope'." } });
     });
   });
 

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Knex } from 'knex';
 import { expect } from 'vitest';
 import type { Direction } from '../../src/model/types.js';
+import { FidesError } from '../../src/model/errors.js';
 import { encryptJson } from '../../src/state/crypto.js';
 import { openDatabase, parseDatabaseUrl, type Database } from '../../src/state/database.js';
 import { deriveKeys, parseMasterKey, type Keys } from '../../src/state/keys.js';
@@ -17,6 +18,18 @@ export const keys: Keys = deriveKeys(parseMasterKey(TEST_MASTER_KEY, 'TEST_MASTE
 
 export async function openBackend(backend: Backend): Promise<Database> {
   return openDatabase(parseDatabaseUrl(backend.url, backend.dir));
+}
+
+/** What a route would send for a service call: its result with 200, or its FidesError's status, `{detail}` and headers. */
+export type Served<T> = { status: 200; body: T } | { status: 400 | 401 | 403 | 404 | 422; body: { detail: FidesError['detail'] }; headers?: Record<string, string> };
+
+export async function served<T>(result: Promise<T>): Promise<Served<T>> {
+  try {
+    return { status: 200, body: await result };
+  } catch (err) {
+    if (!(err instanceof FidesError)) throw err;
+    return { status: err.status as 400 | 401 | 403 | 404 | 422, body: { detail: err.detail }, ...(err.headers && { headers: err.headers }) };
+  }
 }
 
 export interface ReceivedCall {

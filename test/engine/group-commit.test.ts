@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GroupCommit } from '../../src/engine/group-commit.js';
-import { stepEvent, type RequestRow } from '../../src/engine/requests.js';
+import { stepEvent, type RequestRow } from '../../src/state/request-types.js';
 import { createPrivacyRequests } from '../../src/engine/service.js';
 import type { Database } from '../../src/state/database.js';
 import { freshBackends } from '../helpers/backends.js';
@@ -42,7 +42,7 @@ describe.each(['sqlite', 'postgres'] as const)('group commit on %s', (backendNam
 
   it('commits the transitions that wait behind a running commit together, each with its own event', async () => {
     const ids = await queued(10);
-    const commits = new GroupCommit(db.knex);
+    const commits = new GroupCommit(db);
     const before = transactions;
     const results = await Promise.all(
       ids.map((id) => commits.transition({ guard: { id, status: 'pending' }, changes: { status: 'in_processing' }, events: [stepEvent('pre', 'retried', `moved ${id}`)] })),
@@ -55,7 +55,7 @@ describe.each(['sqlite', 'postgres'] as const)('group commit on %s', (backendNam
 
   it('gives a transition whose guard no longer matches no rows, without disturbing the others', async () => {
     const [first, second] = await queued(2);
-    const commits = new GroupCommit(db.knex);
+    const commits = new GroupCommit(db);
     const [, stale, fresh] = await Promise.all([
       commits.transition({ guard: { id: first! }, changes: { failure_reason: 'warm-up' } }),
       commits.transition({ guard: { id: first!, status: 'paused' }, changes: { status: 'complete' }, events: [stepEvent('post', 'executed', 'stale')] }),
@@ -69,7 +69,7 @@ describe.each(['sqlite', 'postgres'] as const)('group commit on %s', (backendNam
 
   it('fails only the bad write of a batch; the others commit exactly once', async () => {
     const ids = await queued(4);
-    const commits = new GroupCommit(db.knex);
+    const commits = new GroupCommit(db);
     const bad = { no_such_column: 1 } as unknown as Partial<RequestRow>;
     const outcomes = await Promise.allSettled([
       commits.transition({ guard: { id: ids[0]! }, changes: { failure_reason: 'alone first' } }),
@@ -86,7 +86,7 @@ describe.each(['sqlite', 'postgres'] as const)('group commit on %s', (backendNam
 
   it('commits a batch as one statement per table, each row under its own guard, null guards included', async () => {
     const ids = await queued(4);
-    const commits = new GroupCommit(db.knex);
+    const commits = new GroupCommit(db);
     const statements: string[] = [];
     const log = (q: { sql: string }) => statements.push(q.sql);
     db.knex.on('query', log);
@@ -113,7 +113,7 @@ describe.each(['sqlite', 'postgres'] as const)('group commit on %s', (backendNam
 
   it('applies two transitions of one request in the same batch in order', async () => {
     const [first, second] = await queued(2);
-    const commits = new GroupCommit(db.knex);
+    const commits = new GroupCommit(db);
     const [, started, failed] = await Promise.all([
       commits.transition({ guard: { id: first! }, changes: { failure_reason: 'warm-up' } }),
       commits.transition({ guard: { id: second!, status: 'pending' }, changes: { status: 'in_processing' }, events: [stepEvent('pre', 'retried', 'started')] }),

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrivacyRequests, getPrivacyRequest, listPrivacyRequests } from '../../src/engine/service.js';
 import type { Database } from '../../src/state/database.js';
 import { freshBackends } from '../helpers/backends.js';
-import { openBackend, seedPolicy } from './fixtures.js';
+import { openBackend, seedPolicy, served } from './fixtures.js';
 
 let env: Awaited<ReturnType<typeof freshBackends>>;
 beforeAll(async () => {
@@ -56,12 +56,12 @@ describe.each(['sqlite', 'postgres'] as const)('%s: privacy request service', (b
       failure_reason: null,
       timeline: [],
     });
-    expect(await getPrivacyRequest(db, first!.id)).toEqual({ status: 200, body: first });
+    expect(await served(getPrivacyRequest(db, first!.id))).toEqual({ status: 200, body: first });
     expect(succeeded[1]!.identity).toEqual({ email: null, phone_number: '+15555550100' });
   });
 
   it('answers 404 for an unknown request', async () => {
-    expect(await getPrivacyRequest(db, 'pri_unknown')).toEqual({ status: 404, body: { detail: "No privacy request found with id 'pri_unknown'." } });
+    expect(await served(getPrivacyRequest(db, 'pri_unknown'))).toEqual({ status: 404, body: { detail: "No privacy request found with id 'pri_unknown'." } });
   });
 
   it('lists newest first, paginated, filtered by status and id prefix', async () => {

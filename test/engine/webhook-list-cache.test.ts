@@ -8,15 +8,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebhookListCache } from '../../src/engine/config-source.js';
-import type { RequestView } from '../../src/engine/requests.js';
+import { WebhookListCache } from '../../src/engine/webhook-list-cache.js';
+import type { RequestView } from '../../src/engine/request-views.js';
 import { createPrivacyRequests, getPrivacyRequest, resumePrivacyRequest } from '../../src/engine/service.js';
 import { Worker } from '../../src/engine/worker.js';
 import { loadManifests } from '../../src/manifest/load.js';
 import { applyManifests } from '../../src/reconcile/apply.js';
 import type { Database } from '../../src/state/database.js';
 import { freshBackends } from '../helpers/backends.js';
-import { Receiver, keys, openBackend, seedPolicy, waitFor } from './fixtures.js';
+import { Receiver, keys, openBackend, seedPolicy, served, waitFor } from './fixtures.js';
 
 let env: Awaited<ReturnType<typeof freshBackends>>;
 let receiver: Receiver;
@@ -42,7 +42,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: webhook lists of the worker'
   it('are read once per serial: the same serial shares the read, another serial reads again', async () => {
     const hook = (key: string) => ({ key, direction: 'one_way' as const, url: 'http://127.0.0.1:9/hook' });
     const { policyKey, ids } = await seedPolicy(db.knex, { pre: [hook('a'), hook('b')] });
-    const cache = new WebhookListCache(db.knex, keys);
+    const cache = new WebhookListCache(db, keys);
     let selects = 0;
     const count = (q: { sql: string }) => void (/^select/i.test(q.sql) && (selects += 1));
     db.knex.on('query', count);
@@ -73,7 +73,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: webhook lists of the worker'
       await applyManifests(db, keys, state!, { lockTimeoutMs: 5000, actor: 'test', env: { HOOK_AUTH: 'Bearer t' }, prune: true, approve: async () => true });
     };
     const view = async (id: string): Promise<RequestView> => {
-      const result = await getPrivacyRequest(db, id);
+      const result = await served(getPrivacyRequest(db, id));
       if (result.status !== 200) throw new Error(`no request ${id}`);
       return result.body;
     };
@@ -90,7 +90,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: webhook lists of the worker'
       // While it is paused: a webhook after the halting one, the post one removed.
       await apply([['halting', halting], ['moving', before]], []);
       const token = receiver.callsTo(halting)[0]!.headers['reply-to-token'] as string;
-      expect((await resumePrivacyRequest(db, keys, first, `Bearer ${token}`, {})).status).toBe(200);
+      expect((await served(resumePrivacyRequest(db, keys, first, `Bearer ${token}`, {}))).status).toBe(200);
       await until(first, 'complete');
       expect(receiver.callsTo(before).map((c) => (c.body as { privacy_request_id: string }).privacy_request_id)).toEqual([first]);
       expect(receiver.callsTo(removed)).toEqual([]);

@@ -4,12 +4,12 @@
  * prompt wake-up, periodic expiry, and `runToSettled`. On SQLite and PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RequestView } from '../../src/engine/requests.js';
+import type { RequestView } from '../../src/engine/request-views.js';
 import { createPrivacyRequests, getPrivacyRequest, resumePrivacyRequest } from '../../src/engine/service.js';
 import { Worker, runToSettled } from '../../src/engine/worker.js';
 import type { Database } from '../../src/state/database.js';
 import { freshBackends, type Backend } from '../helpers/backends.js';
-import { Receiver, keys, openBackend, seedPolicy, unique, waitFor } from './fixtures.js';
+import { Receiver, keys, openBackend, seedPolicy, served, unique, waitFor } from './fixtures.js';
 
 let env: Awaited<ReturnType<typeof freshBackends>>;
 let receiver: Receiver;
@@ -51,7 +51,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: worker', (backendName) => {
   }
 
   async function view(id: string): Promise<RequestView> {
-    const result = await getPrivacyRequest(db, id);
+    const result = await served(getPrivacyRequest(db, id));
     if (result.status !== 200) throw new Error(`no request ${id}`);
     return result.body;
   }
@@ -152,7 +152,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: worker', (backendName) => {
     expect(again!.headers['webhook-id']).toBe(delivered!.headers['webhook-id']);
     // A receiver that acted on the first delivery (and ignored the second) resumes with its token.
     const token = delivered!.headers['reply-to-token'] as string;
-    expect((await resumePrivacyRequest(db, keys, id!, `Bearer ${token}`, {})).status).toBe(200);
+    expect((await served(resumePrivacyRequest(db, keys, id!, `Bearer ${token}`, {}))).status).toBe(200);
     await successor.drain();
     await successor.stop();
     expect((await view(id!)).status).toBe('complete');
@@ -177,7 +177,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: worker', (backendName) => {
 
     const secondDb = await openAnother();
     const token = receiver.callsTo(halt)[0]!.headers['reply-to-token'] as string;
-    expect((await resumePrivacyRequest(secondDb, keys, id!, `Bearer ${token}`, {})).status).toBe(200);
+    expect((await served(resumePrivacyRequest(secondDb, keys, id!, `Bearer ${token}`, {}))).status).toBe(200);
     const second = new Worker(secondDb, keys, FAST);
     await second.drain();
     await second.stop();
@@ -240,7 +240,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: worker', (backendName) => {
       const [resumed] = await create(policyKey);
       await untilStatus(resumed!, 'paused', 2_000);
       const token = receiver.callsTo(halt)[0]!.headers['reply-to-token'] as string;
-      expect((await resumePrivacyRequest(db, keys, resumed!, `Bearer ${token}`, {})).status).toBe(200);
+      expect((await served(resumePrivacyRequest(db, keys, resumed!, `Bearer ${token}`, {}))).status).toBe(200);
       await untilStatus(resumed!, 'complete', 2_000);
 
       // A 1.2 s pause expires at the worker's next expiry sweep, whatever its poll interval.

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { ScenarioResult } from '../../harness/runner.js';
-import type { TimelineEntry } from '../../src/engine/requests.js';
+import type { TimelineEntry } from '../../src/state/request-types.js';
 import { HEADER, runWithEngine, type EngineRun } from './helpers.js';
 
 const failedNames = (s: ScenarioResult) => [...s.requests.flatMap((r) => r.expectations), ...s.errors].filter((e) => !e.pass).map((e) => e.name);

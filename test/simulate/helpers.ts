@@ -4,7 +4,7 @@ import { EngineHost } from '../../harness/engine-target.js';
 import { runScenarios, type SimulationReport } from '../../harness/runner.js';
 import { loadScenarios } from '../../harness/scenario.js';
 import type { TargetFactory } from '../../harness/target.js';
-import type { RequestView } from '../../src/engine/requests.js';
+import type { RequestView } from '../../src/engine/request-views.js';
 import { writeTree } from '../harness/helpers.js';
 
 /** Fake hosts only: nothing answers at them but the simulation. */

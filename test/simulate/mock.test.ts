@@ -10,7 +10,8 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrivacyRequests, getPrivacyRequest } from '../../src/engine/service.js';
-import type { RequestView } from '../../src/engine/requests.js';
+import type { RequestView } from '../../src/engine/request-views.js';
+import { served } from '../engine/fixtures.js';
 import { Worker } from '../../src/engine/worker.js';
 import { loadManifests } from '../../src/manifest/load.js';
 import { applyManifests } from '../../src/reconcile/apply.js';
@@ -115,7 +116,7 @@ async function settled(policy: string): Promise<RequestView> {
   const id = succeeded[0]!.id;
   const deadline = Date.now() + 10_000;
   for (;;) {
-    const found = await getPrivacyRequest(db, id);
+    const found = await served(getPrivacyRequest(db, id));
     if (found.status !== 200) throw new Error(`no request ${id}`);
     if (['complete', 'error'].includes(found.body.status) || Date.now() > deadline) return found.body;
     await new Promise((resolve) => setTimeout(resolve, 20));

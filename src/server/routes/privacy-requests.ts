@@ -1,8 +1,8 @@
 /**
- * Privacy requests: the engine's service functions (src/engine/service.ts) hold the logic
- * and return Fides status codes and bodies; these routes only translate HTTP.
+ * Privacy requests: the engine's service functions (src/engine/service.ts) hold the logic,
+ * return results and throw FidesErrors (sent by the error handler); these routes only translate HTTP.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import {
   createIssues,
   createPrivacyRequests,
@@ -12,10 +12,9 @@ import {
   retryPrivacyRequest,
   type PrivacyRequestInput,
   type RequestFilter,
-  type ServiceResult,
 } from '../../engine/service.js';
-import type { RequestView } from '../../engine/requests.js';
-import { FidesError } from '../../model/errors.js';
+import type { RequestView } from '../../engine/request-views.js';
+import { apiError } from '../../model/errors.js';
 import { PAGE_QUERY, type PageQuery } from '../pagination.js';
 import { bodySchema, commonDefinition, fidesKeyParams, RequestValidationError } from '../validation.js';
 import type { ServerDeps } from '../deps.js';
@@ -82,13 +81,13 @@ const UNSUPPORTED_FILTERS = [
 /** The filter a GET query or a search body asks for, or a 400 naming what hookctl cannot do. */
 function requestFilter(given: Record<string, unknown>, page: PageQuery): RequestFilter {
   const unsupported = UNSUPPORTED_FILTERS.find((name) => given[name] !== undefined && given[name] !== null);
-  if (unsupported) throw new FidesError(400, `Filtering privacy requests by '${unsupported}' is not supported by hookctl.`);
+  if (unsupported) throw apiError('unsupported_filter', unsupported);
   const csv = given.download_csv;
   if (csv === true || (typeof csv === 'string' && TRUE_WORDS.includes(csv.toLowerCase()))) {
-    throw new FidesError(400, 'download_csv is not supported by hookctl.');
+    throw apiError('unsupported_download');
   }
   if (given.sort_field !== undefined && given.sort_field !== 'created_at') {
-    throw new FidesError(400, `Sorting privacy requests by '${String(given.sort_field)}' is not supported by hookctl; use created_at.`);
+    throw apiError('unsupported_sort', String(given.sort_field));
   }
   const text = (name: string) => (typeof given[name] === 'string' && given[name] !== '' ? (given[name] as string) : undefined);
   const status = given.status;
@@ -142,13 +141,13 @@ export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApi
   app.get<{ Params: IdParams }>(
     '/privacy-request/:privacy_request_id',
     { config: { auth: 'privacy-request:read' }, schema: { summary: 'Get a privacy request with its timeline', params: idParams } },
-    async (req, reply) => send(reply, await getPrivacyRequest(db, req.params.privacy_request_id), present),
+    async (req) => present(await getPrivacyRequest(db, req.params.privacy_request_id)),
   );
 
   app.post<{ Params: IdParams }>(
     '/privacy-request/:privacy_request_id/retry',
     { config: { auth: 'privacy-request:resume' }, schema: { summary: 'Run a privacy request in error again from its failed step', params: idParams } },
-    async (req, reply) => send(reply, entered(metrics, await retryPrivacyRequest(db, req.params.privacy_request_id)), present),
+    async (req) => present(entered(metrics, await retryPrivacyRequest(db, req.params.privacy_request_id))),
   );
 }
 
@@ -179,8 +178,7 @@ export async function resumeRoute(app: FastifyInstance, { db, keys, publicApiUrl
       // The body ({"derived_identity": {…}} or none) is read by the engine after the token checks.
       schema: { summary: 'Resume a paused privacy request with the reply-to token of the call that paused it', params: idParams },
     },
-    async (req, reply) =>
-      send(reply, entered(metrics, await resumePrivacyRequest(db, keys, req.params.privacy_request_id, req.headers.authorization, req.body)), present),
+    async (req) => present(entered(metrics, await resumePrivacyRequest(db, keys, req.params.privacy_request_id, req.headers.authorization, req.body))),
   );
 }
 
@@ -195,12 +193,7 @@ function presentRequest(publicApiUrl: string | undefined): (view: RequestView) =
 }
 
 /** A resume or retry that succeeded put the request back in processing. */
-function entered(metrics: ServerMetrics, result: ServiceResult<RequestView>): ServiceResult<RequestView> {
-  if (result.status === 200) metrics.entered(result.body.status);
-  return result;
-}
-
-function send<T>(reply: FastifyReply, result: ServiceResult<T>, present: (body: T) => T): FastifyReply {
-  if ('headers' in result && result.headers) reply.headers(result.headers);
-  return reply.code(result.status).send(result.status === 200 ? present(result.body) : result.body);
+function entered(metrics: ServerMetrics, view: RequestView): RequestView {
+  metrics.entered(view.status);
+  return view;
 }

@@ -1,0 +1,286 @@
+/**
+ * Every difference between the two state backends, SQLite and PostgreSQL, behind one interface
+ * keyed by the database's dialect. The rest of src/state writes SQL both accept and asks here
+ * for what they do differently: connection settings, claims that skip rows other workers hold,
+ * raw result shapes, JSON row sources, commits that need not wait for the disk, and locks.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import type { Knex } from 'knex';
+import { ExitCode, HookctlError } from '../errors.js';
+import type { Database, Dialect } from './database.js';
+
+export interface SqlDialect {
+  readonly name: Dialect;
+  /** knex's settings of a connection pool to `target` (a file, or a connection string). */
+  knexConfig(target: string): Knex.Config;
+  /** The rows of a `knex.raw` result. */
+  rows<T>(result: unknown): T[];
+  /** Settings of a read-only transaction that sees one snapshot of the database throughout. */
+  readonly snapshotTransaction: Knex.TransactionConfig;
+  /** A row source of the JSON array bound to its one `?`: each element as `value`. */
+  readonly jsonArrayElements: string;
+  /**
+   * Narrow `claim` (an UPDATE) to the ids `candidates` selects; on PostgreSQL the candidates
+   * are locked as they are read, and rows another claimer has locked are skipped, not waited for.
+   */
+  claimWhereIdIn(knex: Knex, claim: Knex.QueryBuilder, candidates: Knex.QueryBuilder): void;
+  /**
+   * `fn` in one transaction whose commit does not wait for the disk: durable against a crash of
+   * this process, while an OS crash or power loss may lose the last such commits.
+   */
+  withAsyncCommit<T>(knex: Knex, fn: (trx: Knex) => Promise<T>): Promise<T>;
+  /** `fn` in one transaction holding the lock of opening (migrating) the state. */
+  withMigrationLock(knex: Knex, fn: (q: Knex) => Promise<void>): Promise<void>;
+  /**
+   * `fn` in one transaction holding the state write lock, waiting at most `timeoutMs` (then a
+   * HookctlError with ExitCode.locked). `backendPid` identifies the holder where the backend can.
+   */
+  withWriteLock<T>(db: Database, timeoutMs: number, fn: (trx: Knex.Transaction, backendPid?: number) => Promise<T>): Promise<T>;
+  /**
+   * Where the write lock's holder is recorded, outside its transaction (whose writes others
+   * cannot see until it commits).
+   */
+  readonly lockHolder: {
+    write(db: Database, record: string): Promise<void>;
+    clear(db: Database, record: string): Promise<void>;
+    read(db: Database): Promise<string | null>;
+    /** Whether the recorded holder still holds the lock (a killed one does not). */
+    holds(db: Database, holder: { host: string; pid: number; backend_pid?: number }): Promise<boolean>;
+  };
+}
+
+/** How long a SQLite statement waits for another connection's lock before SQLITE_BUSY. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+/** How long an opening process waits for another one's migration (SQLite busy timeout). */
+const MIGRATION_WAIT_MS = 60_000;
+/** PostgreSQL advisory lock of opening (migrating) the state; distinct from the write lock. */
+const MIGRATION_LOCK_KEY = 0x686f6f6d;
+/** Any fixed number: the advisory lock of this database's hookctl state ("hook" in ASCII). */
+export const STATE_LOCK_KEY = 0x686f6f6b;
+/** knex prints its warnings to stdout, where they would corrupt --json output. */
+const QUIET_LOG = { warn() {}, deprecate() {}, debug() {}, error() {} };
+/** The PostgreSQL row of the write lock's holder in hookctl_meta. */
+const HOLDER_ROW = 'lock_holder';
+
+function lockWaitTimedOut(): HookctlError {
+  return new HookctlError('the state write lock was not had in time', ExitCode.locked);
+}
+
+type SqliteConnection = { run(sql: string, cb: (err: Error | null) => void): void };
+
+const sqlite: SqlDialect = {
+  name: 'sqlite',
+  knexConfig: (target) => ({
+    client: 'sqlite3',
+    connection: { filename: target },
+    useNullAsDefault: true,
+    log: QUIET_LOG,
+    pool: {
+      // One connection: SQLite has one writer, and every statement of this process takes turns on it.
+      min: 1,
+      max: 1,
+      afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
+        // busy_timeout first: a second writer (or a second process switching a new file to WAL at
+        // the same moment) waits for the lock instead of failing at once. WAL: readers (serve's
+        // API) never block the writer. synchronous = FULL: every commit waits for the disk, unless
+        // withAsyncCommit lowers it for the one transaction.
+        const pragmas = [`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`, 'journal_mode = WAL', 'synchronous = FULL', 'foreign_keys = ON'];
+        const next = (i: number): void => {
+          if (i === pragmas.length) return done(null, conn);
+          conn.run(`PRAGMA ${pragmas[i]}`, (err) => (err ? done(err, conn) : next(i + 1)));
+        };
+        next(0);
+      },
+    },
+  }),
+  // sqlite3 answers a raw statement with its rows.
+  rows: <T>(result: unknown) => result as T[],
+  // A SQLite transaction reads one snapshot of the WAL from its first read on.
+  snapshotTransaction: {},
+  jsonArrayElements: 'json_each(?)',
+  claimWhereIdIn: (_knex, claim, candidates) => void claim.whereIn('id', candidates),
+  async withAsyncCommit(knex, fn) {
+    // In WAL mode, synchronous = NORMAL commits without syncing the log (a checkpoint or a later
+    // FULL commit syncs it). The level cannot change inside a transaction, and the pool's one
+    // connection is shared: it is held here from lowering the level to restoring it, so no other
+    // statement of this process commits at the lower level.
+    const conn = (await knex.client.acquireConnection()) as SqliteConnection;
+    const pragma = (level: string) => knex.raw(`PRAGMA synchronous = ${level}`).connection(conn);
+    try {
+      await pragma('NORMAL');
+      return await knex.transaction(fn, { connection: conn } as Knex.TransactionConfig);
+    } finally {
+      await pragma('FULL');
+      await knex.client.releaseConnection(conn);
+    }
+  },
+  async withMigrationLock(knex, fn) {
+    // knex BEGINs SQLite transactions DEFERRED, which takes no lock until the first write; the
+    // pool holds one connection, so raw statements on knex all run in this transaction.
+    await knex.raw(`PRAGMA busy_timeout = ${MIGRATION_WAIT_MS}`);
+    try {
+      await knex.raw('BEGIN IMMEDIATE');
+      try {
+        await fn(knex);
+        await knex.raw('COMMIT');
+      } catch (err) {
+        await knex.raw('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await knex.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+    }
+  },
+  withWriteLock: (db, timeoutMs, fn) => inProcessTurn(db, timeoutMs, (remainingMs) => withSqliteWriteLock(db, remainingMs, fn)),
+  // The one writer is the holder itself: the record is a file beside the database.
+  lockHolder: {
+    async write(db, record) {
+      const file = holderFile(db);
+      const temp = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(temp, record);
+      fs.renameSync(temp, file);
+    },
+    async clear(db) {
+      fs.rmSync(holderFile(db), { force: true });
+    },
+    async read(db) {
+      try {
+        return fs.readFileSync(holderFile(db), 'utf8');
+      } catch {
+        return null;
+      }
+    },
+    // A holder on another host cannot be checked, and is believed.
+    holds: async (_db, holder) => holder.host !== os.hostname() || processAlive(holder.pid),
+  },
+};
+
+const postgres: SqlDialect = {
+  name: 'postgres',
+  knexConfig: (target) => ({ client: 'pg', connection: target, pool: { min: 0, max: 10 }, log: QUIET_LOG }),
+  // pg answers a raw statement with a result object.
+  rows: <T>(result: unknown) => (result as { rows: T[] }).rows,
+  snapshotTransaction: { isolationLevel: 'repeatable read', readOnly: true },
+  jsonArrayElements: 'json_array_elements(?::json)',
+  claimWhereIdIn(knex, claim, candidates) {
+    // The candidates are an array computed once. As `IN (subquery)` the planner may rerun the
+    // subquery for each row, and as rows this statement updated are skipped by it, each rerun
+    // finds new ones: the LIMIT would not hold, and one claim took the whole backlog.
+    claim.where('id', knex.raw('ANY(ARRAY(?))', [candidates.forUpdate().skipLocked()]));
+  },
+  withAsyncCommit: (knex, fn) =>
+    knex.transaction(async (trx) => {
+      // The commit returns before its WAL record is flushed; the server flushes it within
+      // wal_writer_delay, and a crash of the server loses at most those commits, never consistency.
+      await trx.raw('SET LOCAL synchronous_commit = off');
+      return fn(trx);
+    }),
+  withMigrationLock: (knex, fn) =>
+    knex.transaction(async (trx) => {
+      await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+      await fn(trx);
+    }),
+  withWriteLock: (db, timeoutMs, fn) =>
+    db.knex.transaction(async (trx) => {
+      // lock_timeout bounds the wait for advisory locks too; 0 would mean "wait forever".
+      await trx.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(timeoutMs))}`);
+      let backendPid: number;
+      try {
+        const { rows } = (await trx.raw('SELECT pg_advisory_xact_lock(?), pg_backend_pid() AS pid', [STATE_LOCK_KEY])) as { rows: { pid: number }[] };
+        backendPid = rows[0]!.pid;
+      } catch (err) {
+        if ((err as { code?: string }).code === '55P03') throw lockWaitTimedOut();
+        throw err;
+      }
+      // fn's own statements get the server's lock_timeout, not the wait for this lock.
+      await trx.raw('SET LOCAL lock_timeout TO DEFAULT');
+      return fn(trx, backendPid);
+    }),
+  // A row of hookctl_meta, written on another connection than the holding transaction's.
+  lockHolder: {
+    async write(db, record) {
+      await db.knex('hookctl_meta').insert({ name: HOLDER_ROW, value: record }).onConflict('name').merge();
+    },
+    async clear(db, record) {
+      await db.knex('hookctl_meta').where({ name: HOLDER_ROW, value: record }).delete();
+    },
+    async read(db) {
+      const row = (await db.knex('hookctl_meta').where({ name: HOLDER_ROW }).first('value')) as { value: string } | undefined;
+      return row?.value ?? null;
+    },
+    async holds(db, holder) {
+      // A bigint advisory key is shown in pg_locks as classid (high 32 bits) and objid (low 32 bits).
+      const { rows } = (await db.knex.raw(
+        `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND classid = ? AND objid = ?
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+        [Math.floor(STATE_LOCK_KEY / 2 ** 32), STATE_LOCK_KEY % 2 ** 32],
+      )) as { rows: { pid: number }[] };
+      return rows.some((r) => r.pid === holder.backend_pid);
+    },
+  },
+};
+
+const DIALECTS: Record<Dialect, SqlDialect> = { sqlite, postgres };
+
+/** The dialect of a database, or of a dialect name. */
+export function dialectOf(db: Pick<Database, 'dialect'> | Dialect): SqlDialect {
+  return DIALECTS[typeof db === 'string' ? db : db.dialect];
+}
+
+/** The dialect of a knex instance or transaction (for code handed a query runner, not a Database). */
+export function dialectOfKnex(q: Knex): SqlDialect {
+  return (q.client as { dialect: string }).dialect === 'postgresql' ? postgres : sqlite;
+}
+
+const holderFile = (db: Database) => `${db.location.target}-lock-holder.json`;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function withSqliteWriteLock<T>(db: Database, remainingMs: number, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return db.knex.transaction(async (trx) => {
+    const [current] = (await trx.raw('PRAGMA busy_timeout')) as { timeout: number }[];
+    await trx.raw(`PRAGMA busy_timeout = ${Math.ceil(remainingMs)}`);
+    try {
+      // knex BEGINs a deferred transaction: its first statement being a write takes the write
+      // lock now (waiting up to busy_timeout), so no other writer can slip in before fn writes.
+      await trx('hookctl_meta').where({ name: 'serial' }).update({ value: trx.ref('value') });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw lockWaitTimedOut();
+      throw err;
+    } finally {
+      await trx.raw(`PRAGMA busy_timeout = ${current?.timeout ?? 0}`);
+    }
+    return fn(trx);
+  });
+}
+
+/**
+ * SQLite's pool has one connection, so a second caller in this process would wait for it in
+ * the pool, past any timeout. Callers of one Database take turns here instead, with the deadline.
+ */
+const sqliteTurns = new WeakMap<Database, Promise<void>>();
+
+async function inProcessTurn<T>(db: Database, timeoutMs: number, run: (remainingMs: number) => Promise<T>): Promise<T> {
+  const previous = sqliteTurns.get(db) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  sqliteTurns.set(db, previous.then(() => mine));
+  const started = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([previous, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(lockWaitTimedOut()), timeoutMs)))]);
+    clearTimeout(timer);
+    return await run(Math.max(0, timeoutMs - (Date.now() - started)));
+  } finally {
+    clearTimeout(timer);
+    release();
+  }
+}
