@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Diagnostic, formatPath, type SourceSpan, unpositioned } from '../src/manifest/diagnostics.js';
 import { classifyFile, type SkippedFile } from '../src/manifest/kind.js';
-import { createSchemaChecker } from '../src/manifest/schema-check.js';
+import { shippedSchemaChecker } from '../src/manifest/schema-check.js';
 import { collectYamlFiles, parseYamlText, type YamlDocument } from '../src/manifest/yaml-source.js';
 import scenarioSchema from '../schemas/scenario.schema.json' with { type: 'json' };
 
@@ -104,7 +104,7 @@ export async function loadScenarios(paths: string[], cwd: string): Promise<Loade
   const diagnostics: Diagnostic[] = [...collected.diagnostics];
   const sources = new Map<string, string>();
   const scenarios: Scenario[] = [];
-  const checkSchema = createSchemaChecker(scenarioSchema);
+  const checkSchema = shippedSchemaChecker(scenarioSchema, new URL('../schemas/scenario.validate.cjs', import.meta.url));
   const names = new Map<string, Scenario>();
   const skipped: SkippedFile[] = [];
   const texts = await Promise.all(collected.files.map((file) => readFile(path.resolve(cwd, file), 'utf8').catch((error: Error) => error)));

@@ -6,7 +6,7 @@ import type { Diagnostic } from '../manifest/diagnostics.js';
 import { globalOptions, type GlobalOptions, noteSkipped } from './context.js';
 import { DURATIONS, parseOptionalDuration } from './flags.js';
 import { ensureDir } from '../fs-paths.js';
-import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/reporters.js';
+import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/report-formats.js';
 
 interface SimulateFlags {
   manifests: string[];
