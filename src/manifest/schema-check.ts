@@ -11,14 +11,14 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { ErrorObject, Options, ValidateFunction } from 'ajv';
-import { type Diagnostic, formatPath } from './diagnostics.js';
+import { type Diagnostic, type DiagnosticCode, formatPath } from './diagnostics.js';
 import { didYouMean } from './suggest.js';
 import type { YamlDocument } from './yaml-source.js';
 
 type Segment = string | number;
 
 interface Wording {
-  code: string;
+  code: DiagnosticCode;
   message: string;
   hint?: string;
   /** Underline the key (unknown fields) rather than the value. */
