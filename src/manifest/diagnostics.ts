@@ -1,6 +1,6 @@
 /**
  * Positioned problems found in YAML input (manifests, harness scenarios) and their three
- * renderings: a human one with code frames, the contract's JSON, and GitHub annotations.
+ * renderings: a human one with code frames, a stable JSON report for tools, and GitHub annotations.
  */
 import { painter } from '../paint.js';
 
