@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HookctlError } from '../src/errors.js';
-import { type Diagnostic, formatPath } from '../src/manifest/diagnostics.js';
+import { type Diagnostic, type DiagnosticCode, formatPath } from '../src/manifest/diagnostics.js';
 import { loadManifests } from '../src/manifest/load.js';
 import { resolveSecretInput } from '../src/manifest/secrets.js';
 import { checkSecretValue } from '../src/model/secrets.js';
@@ -45,7 +45,7 @@ export function bindManifests(scenarios: Scenario[], opts: { manifests?: string[
   };
 
   for (const scenario of scenarios) {
-    const problem = (code: string, at: (string | number)[], message: string, hint: string, which: 'key' | 'value' = 'value') =>
+    const problem = (code: DiagnosticCode, at: (string | number)[], message: string, hint: string, which: 'key' | 'value' = 'value') =>
       diagnostics.push({ ...scenario.spanOf(at, which), severity: 'error', code, message: `scenario '${scenario.name}': ${message}`, path: formatPath(at), hint });
     const paths = given ?? scenario.manifests;
     if (paths === null) {
@@ -81,7 +81,7 @@ export function bindManifests(scenarios: Scenario[], opts: { manifests?: string[
 
 function checkScenarioAgainst(scenario: Scenario, desired: DesiredState, secretsDirs: readonly string[]): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const report = (code: string, at: (string | number)[], message: string, hint: string | undefined, which: 'key' | 'value' = 'value') =>
+  const report = (code: DiagnosticCode, at: (string | number)[], message: string, hint: string | undefined, which: 'key' | 'value' = 'value') =>
     out.push({ ...scenario.spanOf(at, which), severity: 'error', code, message: `scenario '${scenario.name}': ${message}`, path: formatPath(at), ...(hint && { hint }) });
 
   const policies = desired.policies.map((p) => p.key);

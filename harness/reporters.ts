@@ -1,9 +1,8 @@
 import { painter, type Painter } from '../src/paint.js';
+import type { ReporterFormat } from './report-formats.js';
 import { differs, type ExpectationResult, show, showPair } from './expectations.js';
 import type { RequestResult, ScenarioResult, SimulationReport } from './runner.js';
 
-export type ReporterFormat = 'text' | 'json' | 'junit';
-export const REPORTER_FORMATS: readonly ReporterFormat[] = ['text', 'json', 'junit'];
 
 export interface ReportOptions {
   color: boolean;

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { type Diagnostic, formatPath, type SourceSpan, unpositioned } from '../src/manifest/diagnostics.js';
+import { type Diagnostic, type DiagnosticCode, formatPath, type SourceSpan, unpositioned } from '../src/manifest/diagnostics.js';
 import { classifyFile, type SkippedFile } from '../src/manifest/kind.js';
-import { createSchemaChecker } from '../src/manifest/schema-check.js';
+import { shippedSchemaChecker } from '../src/manifest/schema-check.js';
 import { collectYamlFiles, parseYamlText, type YamlDocument } from '../src/manifest/yaml-source.js';
 import scenarioSchema from '../schemas/scenario.schema.json' with { type: 'json' };
 
@@ -104,7 +104,7 @@ export async function loadScenarios(paths: string[], cwd: string): Promise<Loade
   const diagnostics: Diagnostic[] = [...collected.diagnostics];
   const sources = new Map<string, string>();
   const scenarios: Scenario[] = [];
-  const checkSchema = createSchemaChecker(scenarioSchema);
+  const checkSchema = shippedSchemaChecker(scenarioSchema, new URL('../schemas/scenario.validate.cjs', import.meta.url));
   const names = new Map<string, Scenario>();
   const skipped: SkippedFile[] = [];
   const texts = await Promise.all(collected.files.map((file) => readFile(path.resolve(cwd, file), 'utf8').catch((error: Error) => error)));
@@ -212,7 +212,7 @@ type YamlPath = (string | number)[];
 function checkScenario(scenario: Scenario, doc: YamlDocument): Diagnostic[] {
   const raw = doc.value as RawScenario;
   const out: Diagnostic[] = [];
-  const report = (severity: Diagnostic['severity'], code: string, at: YamlPath, message: string, hint?: string, which: 'key' | 'value' = 'value') =>
+  const report = (severity: Diagnostic['severity'], code: DiagnosticCode, at: YamlPath, message: string, hint?: string, which: 'key' | 'value' = 'value') =>
     out.push({ ...doc.spanOf(at, which), severity, code, message, path: formatPath(at), ...(hint ? { hint } : {}) });
 
   const declared = new Map<string, number>();
@@ -250,7 +250,7 @@ function checkScenario(scenario: Scenario, doc: YamlDocument): Diagnostic[] {
   return out;
 }
 
-type Report = (severity: Diagnostic['severity'], code: string, at: YamlPath, message: string, hint?: string, which?: 'key' | 'value') => void;
+type Report = (severity: Diagnostic['severity'], code: DiagnosticCode, at: YamlPath, message: string, hint?: string, which?: 'key' | 'value') => void;
 
 function checkAnswer(step: RawStep, at: YamlPath, report: Report): void {
   const { fault, respond } = step;

@@ -1,4 +1,4 @@
-/** Exit codes of every hookctl command (contract section 2). */
+/** Exit codes of every hookctl command: scripts and CI branch on them, so each means one thing. */
 export const ExitCode = {
   ok: 0,
   runtime: 1,

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { createSupportsColor } from 'supports-color';
 import type { SkippedFile } from '../manifest/kind.js';
 
-/** Options every command accepts, before or after the command name (contract section 2). */
+/** Options every command accepts, before or after the command name, so scripts may put them anywhere. */
 export interface GlobalOptions {
   databaseUrl?: string;
   /** Colour on stdout. */

@@ -1,7 +1,9 @@
 /**
- * Parsing of numeric and duration flags, one rule for every command: a bad or out-of-range value
- * is a usage error (exit 64) naming the flag, the value and what is allowed.
+ * What the commands share about flags and the process: numeric and duration flags parsed by one
+ * rule (a bad or out-of-range value is a usage error naming the flag, the value and what is
+ * allowed), the error of a port that cannot be listened on, and waiting for a stop signal.
  */
+import { Option } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { formatDuration, UNIT_MS, type DurationUnit as Unit } from '../durations.js';
 
@@ -11,18 +13,26 @@ export interface DurationSpec {
   bareUnit: Unit;
   minMs: number;
   maxMs: number;
+  /** The environment variable read when the flag is not given. */
+  env?: string;
 }
 
 /** Every duration flag, with its range: one place to read what each accepts. */
 export const DURATIONS = {
   lockTimeout: { flag: '--lock-timeout', bareUnit: 's', minMs: 0, maxMs: UNIT_MS.d },
   ttl: { flag: '--ttl', bareUnit: 's', minMs: UNIT_MS.s, maxMs: 365 * UNIT_MS.d },
-  webhookTimeout: { flag: '--webhook-timeout', bareUnit: 'ms', minMs: 1, maxMs: 10 * UNIT_MS.m },
-  resumeTimeout: { flag: '--resume-timeout', bareUnit: 'm', minMs: UNIT_MS.s, maxMs: 365 * UNIT_MS.d },
-  workerLease: { flag: '--worker-lease', bareUnit: 'ms', minMs: 100, maxMs: UNIT_MS.h },
+  webhookTimeout: { flag: '--webhook-timeout', bareUnit: 'ms', minMs: 1, maxMs: 10 * UNIT_MS.m, env: 'HOOKCTL_WEBHOOK_TIMEOUT_MS' },
+  resumeTimeout: { flag: '--resume-timeout', bareUnit: 'm', minMs: UNIT_MS.s, maxMs: 365 * UNIT_MS.d, env: 'HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT' },
+  workerLease: { flag: '--worker-lease', bareUnit: 'ms', minMs: 100, maxMs: UNIT_MS.h, env: 'HOOKCTL_WORKER_LEASE_MS' },
   requestTimeout: { flag: '--request-timeout', bareUnit: 's', minMs: 100, maxMs: UNIT_MS.h },
   wait: { flag: '--wait', bareUnit: 's', minMs: 0, maxMs: UNIT_MS.d },
 } as const satisfies Record<string, DurationSpec>;
+
+/** The commander option of a duration flag, reading its environment variable when it has one. */
+export function durationOption(spec: DurationSpec, description: string): Option {
+  const option = new Option(`${spec.flag} <duration>`, description);
+  return spec.env === undefined ? option : option.env(spec.env);
+}
 
 /** `500ms`, `30s`, `5m`, `1h`, `1d`, or a bare number in the flag's unit → milliseconds. */
 export function parseDuration(text: string, spec: DurationSpec): number {
@@ -54,6 +64,26 @@ export function parseInteger(text: string, flag: string, min: number, max = Numb
 /** A TCP port; 0 lets the system choose. */
 export function parsePort(text: string, flag = '--port'): number {
   return parseInteger(text, flag, 0, 65_535);
+}
+
+/** A server that could not listen: the address said plainly, in use or not. */
+export function listenError(err: unknown, host: string, port: number): HookctlError {
+  const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+  return new HookctlError(
+    `cannot listen on ${host}:${port}: ${inUse ? 'the address is in use' : (err as Error).message}`,
+    ExitCode.runtime,
+    inUse ? 'stop the other server or choose another --port' : undefined,
+  );
+}
+
+/**
+ * Resolves with the first SIGINT or SIGTERM, for a command that runs until stopped. The handlers
+ * run once: a second signal gets Node's default handling (immediate exit).
+ */
+export function shutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
+  });
 }
 
 function usage(message: string, hint?: string): HookctlError {

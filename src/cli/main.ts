@@ -39,7 +39,7 @@ function reportAndExit(err: unknown): never {
   const debug = process.argv.includes('--debug');
   if (err instanceof CommanderError) {
     // help/version print and exit 0; every other parse problem is a usage error.
-    process.exit(err.exitCode === 0 ? 0 : ExitCode.usage);
+    process.exit(err.exitCode === ExitCode.ok ? ExitCode.ok : ExitCode.usage);
   }
   if (err instanceof HookctlError) {
     process.stderr.write(`error: ${err.message}\n`);

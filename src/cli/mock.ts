@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { addGlobalOptions, globalOptions, noteSkipped } from './context.js';
-import { parsePort } from './flags.js';
+import { listenError, parsePort, shutdownSignal } from './flags.js';
 
 interface MockServeFlags {
   host: string;
@@ -79,9 +79,8 @@ Admin API (no auth):
         port,
         callbackBase: flags.callbackBase,
         log: (line) => process.stderr.write(`${line}\n`),
-      }).catch((err: NodeJS.ErrnoException) => {
-        const inUse = err.code === 'EADDRINUSE';
-        throw new HookctlError(`cannot listen on ${flags.host}:${flags.port}: ${inUse ? 'the address is in use' : err.message}`, ExitCode.runtime, inUse ? 'choose another --port' : undefined);
+      }).catch((err: unknown) => {
+        throw listenError(err, flags.host, port);
       });
       const what = scenarios.length === 1 ? `scenario '${scenarios[0]!.name}'` : `${scenarios.length} scenarios`;
       const lines = [`hookctl mock serve: ${what} listening on ${server.url}`];
@@ -89,9 +88,7 @@ Admin API (no auth):
       lines.push(`  admin: ${server.url}/__hookctl/requests, POST ${server.url}/__hookctl/resume/REQUEST_ID`);
       process.stdout.write(`${lines.join('\n')}\n`);
 
-      await new Promise<NodeJS.Signals>((resolve) => {
-        for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
-      });
+      await shutdownSignal();
       await server.close();
     });
   // main.ts adds the global options to the command returned; the subcommand needs them too.

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { globalOptions } from './context.js';
-import { DURATIONS, parseOptionalDuration } from './flags.js';
+import { DURATIONS, durationOption, parseOptionalDuration } from './flags.js';
 import { UNIT_MS } from '../durations.js';
 import { painter, type Painter } from '../paint.js';
 import { openState } from './session.js';
@@ -14,14 +14,14 @@ export function registerRun(program: Command): Command {
     .requiredOption('--policy <key>', 'policy key')
     .option('--email <email>', 'identity: email')
     .option('--phone-number <phone>', 'identity: phone number')
-    .option('--webhook-timeout <ms>', 'timeout of one webhook call: 500ms, 30s; a bare number is ms (env HOOKCTL_WEBHOOK_TIMEOUT_MS; default 30s)')
-    .option('--resume-timeout <minutes>', 'lifetime of reply-to tokens: 30m, 60h; a bare number is minutes (env HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT; default 3600)')
+    .addOption(durationOption(DURATIONS.webhookTimeout, 'timeout of one webhook call: 500ms, 30s; a bare number is ms (default 30s)'))
+    .addOption(durationOption(DURATIONS.resumeTimeout, 'lifetime of reply-to tokens: 30m, 60h; a bare number is minutes (default 3600)'))
     .option('--wait <duration>', 'when a two_way webhook halts the request, wait this long (30s, 5m; a bare number is seconds) for the endpoint to resume it through a running `hookctl serve` on this state, then run it on')
     .option('--json', 'print the request (with its timeline) as JSON')
     .action(async (opts: { policy: string; email?: string; phoneNumber?: string; webhookTimeout?: string; resumeTimeout?: string; wait?: string; json?: boolean }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const webhookTimeoutMs = parseOptionalDuration(opts.webhookTimeout ?? process.env.HOOKCTL_WEBHOOK_TIMEOUT_MS, DURATIONS.webhookTimeout);
-      const resumeTimeoutMs = parseOptionalDuration(opts.resumeTimeout ?? process.env.HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT, DURATIONS.resumeTimeout);
+      const webhookTimeoutMs = parseOptionalDuration(opts.webhookTimeout, DURATIONS.webhookTimeout);
+      const resumeTimeoutMs = parseOptionalDuration(opts.resumeTimeout, DURATIONS.resumeTimeout);
       const pausedWaitMs = parseOptionalDuration(opts.wait, DURATIONS.wait);
       const resumeTimeoutMinutes = resumeTimeoutMs === undefined ? undefined : resumeTimeoutMs / UNIT_MS.m;
       const { createPrivacyRequests } = await import('../engine/service.js');

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { globalOptions } from './context.js';
-import { DURATIONS, parseDuration, parseInteger, parseOptionalDuration, parsePort } from './flags.js';
+import { DURATIONS, durationOption, listenError, parseDuration, parseInteger, parseOptionalDuration, parsePort, shutdownSignal } from './flags.js';
 import { UNIT_MS } from '../durations.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../server/log-settings.js';
 
@@ -30,18 +30,14 @@ export function registerServe(program: Command): Command {
     .option('--port <port>', 'TCP port (0: any free port)', '8080')
     .option('--public-url <url>', 'the URL clients reach this server at: resume_endpoint in privacy requests is given under it')
     .option('--concurrency <n>', 'privacy requests executed at once by this process', '16')
-    .addOption(new Option('--webhook-timeout <duration>', 'timeout of one webhook call: 500ms, 30s; a bare number is ms (default 30s)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
-    .addOption(
-      new Option('--resume-timeout <duration>', 'reply-to token lifetime; a paused request errors after it: 30m, 60h; a bare number is minutes (default 3600)').env(
-        'HOOKCTL_PRIVACY_REQUEST_DELAY_TIMEOUT',
-      ),
-    )
+    .addOption(durationOption(DURATIONS.webhookTimeout, 'timeout of one webhook call: 500ms, 30s; a bare number is ms (default 30s)'))
+    .addOption(durationOption(DURATIONS.resumeTimeout, 'reply-to token lifetime; a paused request errors after it: 30m, 60h; a bare number is minutes (default 3600)'))
     .option('--request-timeout <duration>', 'an API request and its body must arrive within this, else 408 and the connection is closed; a bare number is seconds', '30s')
     .addOption(
-      new Option(
-        '--worker-lease <duration>',
+      durationOption(
+        DURATIONS.workerLease,
         'how long a request claimed by this process stays its own without renewal (renewed every third of it); after a crash, other serve processes take its requests over once it passes (default 30000)',
-      ).env('HOOKCTL_WORKER_LEASE_MS'),
+      ),
     )
     .addOption(new Option('--log-level <level>', 'least severe log lines written to stderr').choices(LOG_LEVELS).default('info'))
     .addOption(new Option('--log-format <format>', 'json lines, or pretty for people (default: pretty when stderr is a terminal, else json)').choices(LOG_FORMATS))
@@ -83,12 +79,7 @@ export function registerServe(program: Command): Command {
       } catch (err) {
         await app.close();
         await db.close();
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new HookctlError(
-          `cannot listen on ${settings.host}:${settings.port}: ${code === 'EADDRINUSE' ? 'the address is in use' : (err as Error).message}`,
-          ExitCode.runtime,
-          code === 'EADDRINUSE' ? 'stop the other server or choose another --port' : undefined,
-        );
+        throw listenError(err, settings.host, settings.port);
       }
       worker.start();
       const address = app.server.address();
@@ -98,10 +89,7 @@ export function registerServe(program: Command): Command {
       const reachedAt = settings.publicUrl === undefined ? '' : `, public URL ${settings.publicUrl}`;
       process.stdout.write(`hookctl serve listening on http://${host}:${port} (state: ${db.displayUrl})${reachedAt}\n`);
 
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
-        for (const s of ['SIGTERM', 'SIGINT'] as const) process.once(s, () => resolve(s));
-      });
-      // A second signal gets Node's default handling (immediate exit): the handlers ran once.
+      const signal = await shutdownSignal();
       app.log.info({ signal }, 'shutting down: no new requests; running webhook calls finish');
       await app.close();
       await worker.stop({ graceMs: SHUTDOWN_GRACE_MS });

@@ -5,10 +5,9 @@ import { ExitCode, HookctlError } from '../errors.js';
 import { loadManifests } from '../manifest/load.js';
 import { formatDiagnostics } from '../manifest/diagnostics.js';
 import type { DesiredState } from '../manifest/types.js';
-import { openDatabase, openEmptyState, openExistingDatabase, parseDatabaseUrl, type Database } from '../state/database.js';
+import type { Database } from '../state/database.js';
 import { deriveKeys, loadMasterKey, MASTER_KEY_ENV, readMasterKey, type Keys } from '../state/keys.js';
 import { MASTER_KEY_FILE_NAME } from '../model/secrets.js';
-import { checkMasterKey } from '../state/master-key-check.js';
 import { type GlobalOptions, noteSkipped } from './context.js';
 
 /**
@@ -44,6 +43,8 @@ export interface StateSession {
  * anyway (see NO_STATE_ID).
  */
 export async function openState(g: GlobalOptions, opts: { readOnly?: boolean } = {}): Promise<StateSession> {
+  // Imported here, not at the top: commands without a state (validate, fmt) start without them.
+  const { openDatabase, openEmptyState, openExistingDatabase, parseDatabaseUrl } = await import('../state/database.js');
   const loc = parseDatabaseUrl(g.databaseUrl, process.cwd());
   if (opts.readOnly) {
     const existing = await openExistingDatabase(loc);
@@ -66,6 +67,7 @@ function missingKey(db: Database): HookctlError {
 }
 
 async function checkedSession(db: Database, keys: Keys): Promise<StateSession> {
+  const { checkMasterKey } = await import('../state/master-key-check.js');
   try {
     await checkMasterKey(db.knex, keys);
   } catch (err) {

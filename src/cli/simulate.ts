@@ -4,9 +4,9 @@ import { Command, Option } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Diagnostic } from '../manifest/diagnostics.js';
 import { globalOptions, type GlobalOptions, noteSkipped } from './context.js';
-import { DURATIONS, parseOptionalDuration } from './flags.js';
+import { DURATIONS, durationOption, parseOptionalDuration } from './flags.js';
 import { ensureDir } from '../fs-paths.js';
-import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/reporters.js';
+import { REPORTER_FORMATS, type ReporterFormat } from '../../harness/report-formats.js';
 
 interface SimulateFlags {
   manifests: string[];
@@ -19,8 +19,8 @@ interface SimulateFlags {
 const DEFAULT_SCENARIOS = 'scenarios';
 
 /**
- * `hookctl simulate`: scenarios against the real engine, each on a throwaway state (contract
- * section 6). Exit 0 all passed, 3 scenarios or manifests invalid (nothing run), 4 an
+ * `hookctl simulate`: scenarios against the real engine, each on a throwaway state, so runs
+ * never touch a real one and never see each other. Exit 0 all passed, 3 scenarios or manifests invalid (nothing run), 4 an
  * expectation failed. The harness, msw, fastify and knex load inside the action.
  */
 export function registerSimulate(program: Command): Command {
@@ -32,14 +32,15 @@ export function registerSimulate(program: Command): Command {
     .option('--manifests <path>', "manifest file or folder for every scenario; repeat the flag for more (default: each scenario's `manifests:`)", (value: string, previous: string[]) => [...previous, value], [] as string[])
     .addOption(new Option('--reporter <format>', 'report format').choices(REPORTER_FORMATS).default('text'))
     .option('--output <file>', 'write the report to FILE (stdout then gets the text report)')
-    .addOption(new Option('--webhook-timeout <duration>', 'timeout of one webhook call whose connection sets no timeout_ms; a bare number is ms (default 30s)').env('HOOKCTL_WEBHOOK_TIMEOUT_MS'))
+    .addOption(durationOption(DURATIONS.webhookTimeout, 'timeout of one webhook call whose connection sets no timeout_ms; a bare number is ms (default 30s)'))
     .addHelpText(
       'after',
       '\nSecret refs in the manifests resolve from each scenario\'s `env`, never from the process environment.',
     )
     .action(async (paths: string[], flags: SimulateFlags, cmd: Command) => {
       const g = globalOptions(cmd);
-      const webhookTimeoutMs = parseOptionalDuration(flags.webhookTimeout, DURATIONS.webhookTimeout) ?? 30_000;
+      const { DEFAULT_WEBHOOK_TIMEOUT_MS } = await import('../engine/webhook-client.js');
+      const webhookTimeoutMs = parseOptionalDuration(flags.webhookTimeout, DURATIONS.webhookTimeout) ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
       const cwd = process.cwd();
 
       const { loadScenarios } = await import('../../harness/scenario.js');

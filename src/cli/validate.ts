@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { ExitCode } from '../errors.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { countBySeverity, DIAGNOSTIC_FORMATS, type DiagnosticFormat, formatDiagnostics, plural } from '../manifest/diagnostics.js';
 import type { SkippedFile } from '../manifest/kind.js';
 import { loadManifests } from '../manifest/load.js';
@@ -29,7 +29,7 @@ export function runValidate(
   color: boolean,
   cwd: string = process.cwd(),
   secretsDirs: readonly string[] = [],
-): { output: string; exitCode: number; skipped: SkippedFile[] } {
+): { output: string; exitCode: ExitCodeValue; skipped: SkippedFile[] } {
   const { state, diagnostics, sources, skipped } = loadManifests(paths, { cwd, secretsDirs });
   let output = formatDiagnostics(diagnostics, format, { color, sources });
   if (format === 'text' && state) {

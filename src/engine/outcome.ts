@@ -8,7 +8,7 @@ export interface WebhookRef {
   phase: Phase;
 }
 
-/** What one webhook call means for the request (contract section 5, outcome table). */
+/** What one webhook call means for the request: it goes on, halts (pauses), tried to halt too late, or fails. */
 export interface CallOutcome {
   /** `halt`: a pre-execution webhook paused the request; `halt_ignored`: a post one tried to. */
   outcome: 'continue' | 'halt' | 'halt_ignored' | 'error';

@@ -153,8 +153,8 @@ export async function listPrivacyRequests(db: Database, query: RequestFilter): P
 }
 
 /**
- * `POST /privacy-request/{id}/resume`, authorized by the reply-to token of the pause (contract
- * section 5, checks in its order). The derived identity is merged only when the resume
+ * `POST /privacy-request/{id}/resume`, authorized by the reply-to token of the pause, checked in
+ * this order: 401 no token, 403 bad or expired token, 404, 422 body, 400 not paused. The derived identity is merged only when the resume
  * succeeds; the token's jti is the pause's, so a token works once.
  */
 export async function resumePrivacyRequest(

@@ -1,6 +1,6 @@
 /**
  * Positioned problems found in YAML input (manifests, harness scenarios) and their three
- * renderings: a human one with code frames, the contract's JSON, and GitHub annotations.
+ * renderings: a human one with code frames, a stable JSON report for tools, and GitHub annotations.
  */
 import { painter } from '../paint.js';
 
@@ -17,10 +17,55 @@ export interface SourceSpan {
   end_column: number;
 }
 
+/**
+ * Every diagnostic code, stable and kebab-case: tools match on them (`--format json`, GitHub
+ * annotations), so they are a closed set and a new one is added here.
+ */
+export type DiagnosticCode =
+  // Files and YAML
+  | 'missing-path'
+  | 'no-yaml-files'
+  | 'read-error'
+  | 'unreadable-file'
+  | 'unknown-file-kind'
+  | 'yaml-syntax'
+  | 'yaml-warning'
+  | 'yaml-unresolved-alias'
+  | 'duplicate-key'
+  | 'not-formattable'
+  // Schema
+  | 'missing-field'
+  | 'unknown-field'
+  | 'invalid-type'
+  | 'invalid-value'
+  // Manifest sets
+  | 'invalid-derived-key'
+  | 'duplicate-connection-key'
+  | 'duplicate-policy-key'
+  | 'duplicate-webhook-key'
+  | 'duplicate-webhook-name'
+  | 'unknown-connection'
+  | 'invalid-url'
+  | 'reserved-env-ref'
+  | 'secret-file-outside-root'
+  | 'secret-file-is-state'
+  // Scenarios
+  | 'duplicate-scenario-name'
+  | 'duplicate-endpoint'
+  | 'resume-without-callback'
+  | 'undeclared-endpoint'
+  | 'fault-needs-status'
+  | 'respond-never-sent'
+  | 'body-not-allowed'
+  | 'no-manifests'
+  | 'missing-manifests'
+  | 'unknown-policy'
+  | 'invalid-authorization'
+  | 'unresolved-secret';
+
 export interface Diagnostic extends SourceSpan {
   severity: 'error' | 'warning';
-  /** Stable, kebab-case: `unknown-field`, `duplicate-key`, `unknown-connection`, … */
-  code: string;
+  code: DiagnosticCode;
   message: string;
   /** Where in the document's data, e.g. `policy[0].pre_execution_webhooks[1].direction`. */
   path: string;

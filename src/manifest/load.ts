@@ -1,6 +1,6 @@
 /**
  * Manifest paths → the desired state, or every problem at once. Offline: no state database,
- * no secret resolution. Synchronous and light (yaml + ajv only) so `hookctl validate` is fast.
+ * no secret resolution. Synchronous and light (yaml and the build's compiled schema) so `hookctl validate` is fast.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import manifestSchema from '../../schemas/manifest.schema.json' with { type: 'json' };
 import type { Access, Direction } from '../model/types.js';
 import { countBySeverity, type Diagnostic, type SourceSpan, sortDiagnostics, unpositioned } from './diagnostics.js';
-import { createSchemaChecker } from './schema-check.js';
+import { shippedSchemaChecker } from './schema-check.js';
 import { checkManifestSet, type Entry, type ManifestEntries } from './semantics.js';
 import type { DesiredConnection, DesiredPolicy, DesiredState, DesiredWebhook, SecretInput, SecretRef } from './types.js';
 import { classifyFile, type SkippedFile } from './kind.js';
@@ -70,7 +70,7 @@ export function loadManifests(
   // A document left out (unreadable, bad syntax) may declare the connections others refer to.
   const referencesComplete = !diagnostics.some((d) => d.severity === 'error' && d.code !== 'duplicate-key');
 
-  schemaChecker ??= createSchemaChecker(manifestSchema);
+  schemaChecker ??= shippedSchemaChecker(manifestSchema, new URL('../../schemas/manifest.validate.cjs', import.meta.url));
   for (const doc of documents) diagnostics.push(...schemaChecker(doc));
   const refScope = (file: string) => ({ baseDir: path.dirname(path.resolve(opts.cwd, file)), root: roots.get(file)! });
   const checked = checkManifestSet(documents, { referencesComplete, refScope, secretsDirs: opts.secretsDirs ?? [] });

@@ -7,15 +7,18 @@
  *   the message becomes `<field> <predicate>`.
  * - `x-hints`: `{ <ajv keyword>: <hint> }`, the hint shown with that error.
  */
-import { Ajv, type ErrorObject } from 'ajv';
-import { type Diagnostic, formatPath } from './diagnostics.js';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { ErrorObject, Options, ValidateFunction } from 'ajv';
+import { type Diagnostic, type DiagnosticCode, formatPath } from './diagnostics.js';
 import { didYouMean } from './suggest.js';
 import type { YamlDocument } from './yaml-source.js';
 
 type Segment = string | number;
 
 interface Wording {
-  code: string;
+  code: DiagnosticCode;
   message: string;
   hint?: string;
   /** Underline the key (unknown fields) rather than the value. */
@@ -24,13 +27,56 @@ interface Wording {
   path?: Segment[];
 }
 
-export function createSchemaChecker(schema: object): (doc: YamlDocument) => Diagnostic[] {
-  // No meta-schema validation at run time (it costs more than the compile): schemas ship with
-  // hookctl and strict mode plus their tests catch mistakes in them.
-  // strictTypes off: the no-NUL rule is a bare `pattern`, applied to whatever strings it is put on.
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictTypes: false, allowUnionTypes: true, validateSchema: false });
-  ajv.addVocabulary(['x-messages', 'x-hints']);
-  const validate = ajv.compile(schema);
+/** Synchronous loading: manifests are loaded synchronously, and these modules are CommonJS. */
+const loadCommonJs = createRequire(import.meta.url);
+
+/**
+ * The ajv options of every schema check, at build time (scripts/precompile-schemas) and at run
+ * time alike. No meta-schema validation at run time (it costs more than the compile): schemas
+ * ship with hookctl and strict mode plus their tests catch mistakes in them. strictTypes off: the
+ * no-NUL rule is a bare `pattern`, applied to whatever strings it is put on.
+ */
+export const SCHEMA_CHECK_OPTIONS = {
+  allErrors: true,
+  verbose: true,
+  strict: true,
+  strictTypes: false,
+  allowUnionTypes: true,
+  validateSchema: false,
+} as const satisfies Options;
+export const SCHEMA_VOCABULARY = ['x-messages', 'x-hints'];
+
+/** Identifies a schema's content, so a validator compiled from another version is not used. */
+export function schemaDigest(schema: object): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('hex');
+}
+
+/** Compiles at run time; ajv is loaded only then (it and the compile are most of a cold start). */
+export function compileSchema(schema: object): ValidateFunction {
+  const { Ajv } = loadCommonJs('ajv') as typeof import('ajv');
+  const ajv = new Ajv(SCHEMA_CHECK_OPTIONS);
+  ajv.addVocabulary(SCHEMA_VOCABULARY);
+  return ajv.compile(schema);
+}
+
+/**
+ * The checker of a schema that ships with hookctl: the build compiles it to `precompiled` (ajv
+ * standalone code), which is used when it was compiled from this very schema; otherwise (run
+ * from the sources, or a build older than the schema) the schema is compiled now.
+ */
+export function shippedSchemaChecker(schema: object, precompiled: URL): (doc: YamlDocument) => Diagnostic[] {
+  let validate: ValidateFunction | undefined;
+  try {
+    const built = loadCommonJs(fileURLToPath(precompiled)) as ValidateFunction & { schemaDigest: string };
+    if (built.schemaDigest === schemaDigest(schema)) validate = built;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'MODULE_NOT_FOUND') throw err;
+  }
+  return createSchemaChecker(validate ?? compileSchema(schema));
+}
+
+export function createSchemaChecker(schemaOrValidator: object | ValidateFunction): (doc: YamlDocument) => Diagnostic[] {
+  const validate = typeof schemaOrValidator === 'function' ? (schemaOrValidator as ValidateFunction) : compileSchema(schemaOrValidator);
   return (doc) => {
     if (validate(doc.value)) return [];
     return readableErrors(validate.errors ?? []).map((e) => {

@@ -82,6 +82,7 @@ export function connectionFieldChanges(after: ConnectionConfig, before: Connecti
  * one keeping most webhooks at their old position, so a swap reports the two that swapped.
  */
 export function diffList(policy_key: string, phase: Phase, current: readonly StoredWebhook[], next: readonly Webhook[]): ResourceChange[] {
+  if (unchangedList(current, next)) return [];
   const changes: ResourceChange[] = [];
   const nextIndex = new Map(next.map((w, i) => [w.key, i]));
   const currentByKey = new Map(current.map((w) => [w.key, w]));
@@ -110,6 +111,11 @@ export function diffList(policy_key: string, phase: Phase, current: readonly Sto
     else if (moved) changes.push({ kind: 'webhook', action: 'move', policy_key, phase, key: w.key, from: before.order, to, fields: [] });
   });
   return changes;
+}
+
+/** The same webhooks in the same order with the same fields: most lists of a plan, so checked first. */
+function unchangedList(current: readonly StoredWebhook[], next: readonly Webhook[]): boolean {
+  return current.length === next.length && next.every((w, i) => current[i]!.key === w.key && current[i]!.order === i && WEBHOOK_FIELDS.every((f) => current[i]![f] === w[f]));
 }
 
 /**

@@ -26,39 +26,81 @@ export interface DiffInput {
   provenance?: Provenance;
 }
 
+/** What the rules below add to, in order: the plan's changes, its writes and the unmanaged resources. */
+interface PlanParts {
+  changes: ResourceChange[];
+  writes: Plan['writes'];
+  unmanaged: Plan['unmanaged'];
+}
+
+/**
+ * The plan as data: each rule adds the changes and writes of one kind of resource, in the order
+ * they are shown and applied (connections, policies, pruned resources, webhook lists).
+ */
 export function computePlan(input: DiffInput): Plan {
-  const { desired, stored, prune } = input;
   const provenance = input.provenance ?? NO_PROVENANCE;
-  const changes: ResourceChange[] = [];
-  const writes: Plan['writes'] = { connections: [], policies: [], lists: [], delete_policies: [], delete_connections: [] };
+  const parts: PlanParts = {
+    changes: [],
+    writes: { connections: [], policies: [], lists: [], delete_policies: [], delete_connections: [] },
+    unmanaged: [],
+  };
+  planConnections(input, provenance, parts);
+  planPolicies(input, parts);
+  planUnmanaged(input, parts);
+  planWebhookLists(input, parts);
+  refuseDanglingConnections(input.stored, input.desired, parts.writes.delete_connections, new Set(parts.writes.delete_policies));
+  for (const c of parts.changes) if (provenance.drifted.has(resourceId(c))) c.drift = true;
 
-  // Connections.
-  const declaredConnections = new Set(desired.connections.map((c) => c.key));
-  for (const conn of desired.connections) {
-    const fp = input.fingerprints.get(conn.key)!;
-    const before = stored.connections.get(conn.key);
-    const fields = connectionChanges(conn, fp, before, provenance.literalUrls.get(conn.key));
-    if (!before || fields.length > 0) {
-      changes.push({ kind: 'connection', action: before ? 'update' : 'create', key: conn.key, fields });
-      writes.connections.push({ ...connectionConfig(conn), write_secrets: !before || fields.some((f) => f.field.startsWith('secrets.')) });
-    }
+  const fingerprints: Plan['secret_fingerprints'] = {};
+  const refs: Plan['secret_refs'] = {};
+  for (const c of input.desired.connections) {
+    fingerprints[c.key] = input.fingerprints.get(c.key)!;
+    refs[c.key] = c.secrets;
   }
+  return {
+    format_version: PLAN_FORMAT_VERSION,
+    created_at: input.now,
+    state_serial: input.stored.serial,
+    state_id: input.stored.state_id,
+    manifest_digest: input.desired.digest,
+    prune: input.prune,
+    changes: parts.changes,
+    summary: summarize(parts.changes),
+    unmanaged: parts.unmanaged,
+    writes: parts.writes,
+    secret_fingerprints: fingerprints,
+    secret_refs: refs,
+  };
+}
 
-  // Policies.
+/** Declared connections that are new or differ (secrets by fingerprint) are written. */
+function planConnections(input: DiffInput, provenance: Provenance, { changes, writes }: PlanParts): void {
+  for (const conn of input.desired.connections) {
+    const before = input.stored.connections.get(conn.key);
+    const fields = connectionChanges(conn, input.fingerprints.get(conn.key)!, before, provenance.literalUrls.get(conn.key));
+    if (before && fields.length === 0) continue;
+    changes.push({ kind: 'connection', action: before ? 'update' : 'create', key: conn.key, fields });
+    writes.connections.push({ ...connectionConfig(conn), write_secrets: !before || fields.some((f) => f.field.startsWith('secrets.')) });
+  }
+}
+
+/** A policy's own field is its name. */
+function planPolicies(input: DiffInput, { changes, writes }: PlanParts): void {
+  for (const policy of input.desired.policies) {
+    const before = input.stored.policies.get(policy.key);
+    if (before && before.name === policy.name) continue;
+    changes.push({ kind: 'policy', action: before ? 'update' : 'create', key: policy.key, fields: [{ field: 'name', ...(before && { before: before.name }), after: policy.name }] });
+    writes.policies.push({ key: policy.key, name: policy.name });
+  }
+}
+
+/**
+ * Stored resources no manifest declares are reported; with --prune, deleted if hookctl's apply
+ * created them (never what the API created). A pruned policy takes its webhooks with it.
+ */
+function planUnmanaged(input: DiffInput, { changes, writes, unmanaged }: PlanParts): void {
+  const { desired, stored, prune } = input;
   const declaredPolicies = new Set(desired.policies.map((p) => p.key));
-  for (const policy of desired.policies) {
-    const before = stored.policies.get(policy.key);
-    if (!before) {
-      changes.push({ kind: 'policy', action: 'create', key: policy.key, fields: [{ field: 'name', after: policy.name }] });
-      writes.policies.push({ key: policy.key, name: policy.name });
-    } else if (before.name !== policy.name) {
-      changes.push({ kind: 'policy', action: 'update', key: policy.key, fields: [{ field: 'name', before: before.name, after: policy.name }] });
-      writes.policies.push({ key: policy.key, name: policy.name });
-    }
-  }
-
-  // Unmanaged resources: reported; with --prune, deleted if hookctl's apply created them.
-  const unmanaged: Plan['unmanaged'] = [];
   for (const [key, p] of stored.policies) {
     if (declaredPolicies.has(key)) continue;
     const pruned = prune && p.origin === 'manifest';
@@ -72,6 +114,7 @@ export function computePlan(input: DiffInput): Plan {
       }
     }
   }
+  const declaredConnections = new Set(desired.connections.map((c) => c.key));
   for (const [key, c] of stored.connections) {
     if (declaredConnections.has(key)) continue;
     const pruned = prune && c.origin === 'manifest';
@@ -80,11 +123,18 @@ export function computePlan(input: DiffInput): Plan {
     writes.delete_connections.push(key);
     changes.push({ kind: 'connection', action: 'delete', key, fields: [] });
   }
+}
 
-  // Webhook lists: the final state of every list decides key/name ownership, so that a key may
-  // move between two managed lists in one apply.
+/**
+ * Every managed list through the PUT semantics, then diffed. The final state of every list
+ * decides key/name ownership, so that a key may move between two managed lists in one apply;
+ * runs after planUnmanaged, whose deletions are part of that final state.
+ */
+function planWebhookLists(input: DiffInput, { changes, writes }: PlanParts): void {
+  const { desired, stored } = input;
   const deletedPolicies = new Set(writes.delete_policies);
-  const finalConnections = new Set([...declaredConnections, ...[...stored.connections.keys()].filter((k) => !writes.delete_connections.includes(k))]);
+  const deletedConnections = new Set(writes.delete_connections);
+  const finalConnections = new Set([...desired.connections.map((c) => c.key), ...[...stored.connections.keys()].filter((k) => !deletedConnections.has(k))]);
   for (const phase of PHASES) {
     const managed = new Map<string, DesiredWebhook[]>();
     for (const p of desired.policies) {
@@ -104,30 +154,6 @@ export function computePlan(input: DiffInput): Plan {
       }
     }
   }
-
-  refuseDanglingConnections(stored, desired, writes.delete_connections, deletedPolicies);
-
-  const fingerprints: Plan['secret_fingerprints'] = {};
-  const refs: Plan['secret_refs'] = {};
-  for (const c of desired.connections) {
-    fingerprints[c.key] = input.fingerprints.get(c.key)!;
-    refs[c.key] = c.secrets;
-  }
-  for (const c of changes) if (provenance.drifted.has(resourceId(c))) c.drift = true;
-  return {
-    format_version: PLAN_FORMAT_VERSION,
-    created_at: input.now,
-    state_serial: stored.serial,
-    state_id: stored.state_id,
-    manifest_digest: desired.digest,
-    prune,
-    changes,
-    summary: summarize(changes),
-    unmanaged,
-    writes,
-    secret_fingerprints: fingerprints,
-    secret_refs: refs,
-  };
 }
 
 /**

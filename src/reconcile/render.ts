@@ -136,7 +136,9 @@ function planUnits(plan: Plan): Unit[] {
     else {
       const lists = policy(c.policy_key).lists;
       const field = listField(c.phase);
-      lists.set(field, [...(lists.get(field) ?? []), c]);
+      const list = lists.get(field);
+      if (list) list.push(c);
+      else lists.set(field, [c]);
     }
   }
   const destructive = new Set(plan.writes.lists.filter((l) => l.destructive).map((l) => `${l.policy_key}/${listField(l.phase)}`));

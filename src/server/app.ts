@@ -1,5 +1,5 @@
 /**
- * The Fides-compatible HTTP API of `hookctl serve` as a fastify instance.
+ * The Fides-compatible HTTP API of `hookctl serve` (Fides' paths, bodies and status codes) as a fastify instance.
  * It is built, not started: `serve` listens, tests listen on port 0, the harness embeds it.
  */
 import Fastify, { errorCodes, type FastifyInstance, type FastifyServerOptions } from 'fastify';

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import type { Keys } from '../state/keys.js';
 
-/** Every scope of the HTTP API (contract section 4); the root client gets them all. */
+/** Every scope of the HTTP API, named as Fides names them; the root client gets them all. */
 export const SCOPES = [
   'connection:read',
   'connection:create_or_update',

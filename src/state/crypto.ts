@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { HookctlError } from '../errors.js';
+import { ExitCode, HookctlError } from '../errors.js';
 
 /** AES-256-GCM of a JSON value: `v1.<iv>.<tag>.<ciphertext>` (base64url). */
 export function encryptJson(key: Buffer, value: unknown): string {
@@ -20,7 +20,7 @@ export function decryptJson<T>(key: Buffer, blob: string): T {
   } catch {
     throw new HookctlError(
       'cannot decrypt stored secrets: the master key differs from the one that encrypted them',
-      1,
+      ExitCode.runtime,
       'set HOOKCTL_MASTER_KEY to the key this state was created with',
     );
   }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Knex } from 'knex';
-import { HookctlError } from '../errors.js';
+import { ExitCode, HookctlError } from '../errors.js';
 import { migrations } from './migrations/index.js';
 import { ensureDir } from '../fs-paths.js';
 import { STATE_DIR_NAME } from '../model/secrets.js';
@@ -31,13 +31,13 @@ export function parseDatabaseUrl(url: string | undefined, cwd: string): Database
   if (!url) return { dialect: 'sqlite', target: path.join(cwd, DEFAULT_STATE_DIR, 'state.db') };
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (!file) throw new HookctlError(`database URL '${url}' names no file`, 64, 'write it as sqlite:PATH, e.g. sqlite:.hookctl/state.db');
+    if (!file) throw new HookctlError(`database URL '${url}' names no file`, ExitCode.usage, 'write it as sqlite:PATH, e.g. sqlite:.hookctl/state.db');
     return { dialect: 'sqlite', target: path.resolve(cwd, file) };
   }
   if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', target: url };
   throw new HookctlError(
     `unsupported database URL '${redactUrl(url)}'`,
-    64,
+    ExitCode.usage,
     'use sqlite:PATH or postgres://user@host:port/database',
   );
 }
@@ -78,7 +78,7 @@ export async function openDatabase(loc: DatabaseLocation, opts: { migrate?: bool
     await knex.destroy().catch(() => undefined);
     throw new HookctlError(
       `cannot open state database ${db.displayUrl}: ${(err as Error).message}`,
-      1,
+      ExitCode.runtime,
       loc.dialect === 'postgres' ? 'check that PostgreSQL is running and the URL is right' : undefined,
     );
   }
@@ -105,7 +105,7 @@ export async function openExistingDatabase(loc: DatabaseLocation): Promise<Datab
     exists = await db.knex.schema.hasTable(MIGRATIONS_TABLE);
   } catch (err) {
     await db.close().catch(() => undefined);
-    throw new HookctlError(`cannot open state database ${db.displayUrl}: ${(err as Error).message}`, 1, 'check that PostgreSQL is running and the URL is right');
+    throw new HookctlError(`cannot open state database ${db.displayUrl}: ${(err as Error).message}`, ExitCode.runtime, 'check that PostgreSQL is running and the URL is right');
   }
   if (!exists) {
     await db.close();
@@ -115,7 +115,7 @@ export async function openExistingDatabase(loc: DatabaseLocation): Promise<Datab
     await migrate(db);
   } catch (err) {
     await db.close().catch(() => undefined);
-    throw new HookctlError(`cannot open state database ${db.displayUrl}: ${(err as Error).message}`, 1);
+    throw new HookctlError(`cannot open state database ${db.displayUrl}: ${(err as Error).message}`, ExitCode.runtime);
   }
   return db;
 }

@@ -38,7 +38,7 @@ export function parseMasterKey(text: string, source: string): Buffer {
   if (key.length !== 32) {
     throw new HookctlError(
       `${source} must be base64 of exactly 32 bytes (got ${key.length})`,
-      1,
+      ExitCode.runtime,
       "generate one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"",
     );
   }
@@ -56,7 +56,7 @@ export function loadMasterKey(loc: DatabaseLocation, env: NodeJS.ProcessEnv = pr
   if (loc.dialect === 'postgres') {
     throw new HookctlError(
       `${MASTER_KEY_ENV} is required with a PostgreSQL state`,
-      1,
+      ExitCode.runtime,
       'set it to the same base64 key on every machine that uses this database',
     );
   }

@@ -152,12 +152,12 @@ export async function privacyRequestRoutes(app: FastifyInstance, { db, publicApi
 }
 
 /**
- * The resume route, authorized by the reply-to token (the engine checks it, in the contract's
- * order, before the body). Registered with and without the /api/v1 prefix: `reply-to` carries the latter.
+ * The resume route, authorized by the reply-to token (the engine checks it before the body:
+ * 401 without a token, 403 for a bad or expired one, then 404, then 422 for the body). Registered with and without the /api/v1 prefix: `reply-to` carries the latter.
  */
 export async function resumeRoute(app: FastifyInstance, { db, keys, publicApiUrl, metrics }: ServerDeps): Promise<void> {
   const present = presentRequest(publicApiUrl);
-  // The token is checked before the body (contract §5: 401/403 before 422), so a body that is not
+  // The token is checked before the body (401/403 come before 422), so a body that is not
   // JSON (or not labelled as such) must not fail here: this plugin's parser hands it on as text
   // and the engine answers 422 after the token checks.
   const lenient = (_req: unknown, text: string | Buffer, done: (err: null, body?: unknown) => void) => {
@@ -185,7 +185,7 @@ export async function resumeRoute(app: FastifyInstance, { db, keys, publicApiUrl
 /**
  * The engine gives `resume_endpoint` relative to the API base, as Fides does; behind a
  * `--public-url` it is made absolute, so a client can call it as it is. (The `reply-to`
- * header stays relative: the contract fixes its value.)
+ * header stays relative: endpoints receive the path, as Fides sends it.)
  */
 function presentRequest(publicApiUrl: string | undefined): (view: RequestView) => RequestView {
   if (publicApiUrl === undefined) return (view) => view;
