@@ -83,6 +83,18 @@ export const API_ERRORS = {
   },
   connection_unusable: { status: 400, message: (key: string, reason: string) => `Connection configuration '${key}' cannot run webhooks: ${reason}.` },
 
+  // Policies.
+  /** A privacy request refers to the policy: upstream answers 409 and keeps it. */
+  policy_in_use: { status: 409, message: (key: string) => `Cannot delete policy ${key}: it is referenced by one or more privacy requests.` },
+  policy_has_webhooks: {
+    status: 400,
+    message: (key: string, count: number) => `Cannot delete policy ${key}: it has ${count} webhook(s). Empty its pre_execution and post_execution lists (PUT []) first.`,
+  },
+
+  // OAuth clients.
+  invalid_scope: { status: 403, message: (valid: readonly string[]) => `Invalid Scope. Scopes must be one of ${pythonList(valid)}.` },
+  scopes_not_held: { status: 403, message: (missing: readonly string[]) => `Cannot assign scopes that you do not have. Missing scopes: ${pythonList(missing)}` },
+
   // Privacy requests.
   resume_not_paused: { status: 400, message: (id: string, status: string) => `Invalid resume request: privacy request '${id}' status = ${status}.` },
   retry_not_failed: { status: 400, message: (id: string, status: string) => `Cannot restart privacy request from failure: privacy request '${id}' status = ${status}.` },
@@ -105,6 +117,11 @@ export const API_ERRORS = {
 export type ApiErrorCode = keyof typeof API_ERRORS;
 type ApiErrorArgs<C extends ApiErrorCode> = Parameters<(typeof API_ERRORS)[C]['message']>;
 
+/** A list as Fides' messages print one (Python's repr). */
+function pythonList(items: readonly string[]): string {
+  return `[${items.map((item) => `'${item}'`).join(', ')}]`;
+}
+
 /** The catalogue's error `code`, with its message filled in. */
 export function apiError<C extends ApiErrorCode>(code: C, ...args: ApiErrorArgs<C>): FidesError {
   const spec: ApiErrorSpec = API_ERRORS[code];
@@ -116,6 +133,7 @@ export function apiError<C extends ApiErrorCode>(code: C, ...args: ApiErrorArgs<
 export const ITEM_PROBLEMS = {
   invalidKey: (problem: string) => `The key is not a valid FidesKey: ${problem}; set a key.`,
   repeatedKey: (kind: 'connection' | 'policy', key: string) => `The ${kind} key '${key}' appears more than once in this request.`,
+  drpActionTaken: (action: string, holder: string) => `DRP Action ${action} already exists in policy ${holder}.`,
   unsupportedConnectionType: (type: string) => `Connection type '${type}' is not supported: hookctl connections are 'https' (policy webhooks).`,
 } as const;
 

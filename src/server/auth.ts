@@ -19,6 +19,8 @@ export const SCOPES = [
   'privacy-request:create',
   'privacy-request:read',
   'privacy-request:resume',
+  'policy:delete',
+  'client:create',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

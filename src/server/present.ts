@@ -2,8 +2,8 @@
  * Response shapes (Fides' own). Built from explicit field lists, so that a stored column that
  * is not part of a response (encrypted secrets, fingerprints, origin) can never leak into one.
  */
-import type { StoredConnection, StoredPolicy } from '../state/config-store.js';
-import type { ConnectionConfig, StoredWebhook, Webhook } from '../model/types.js';
+import type { PolicyDsrFields, StoredConnection } from '../state/config-store.js';
+import type { ConnectionConfig, Policy, StoredWebhook, Webhook } from '../model/types.js';
 
 type ConnectionRecord = ConnectionConfig & Pick<StoredConnection, 'created_at' | 'updated_at'>;
 
@@ -29,8 +29,9 @@ export function presentConnectionDetail(c: ConnectionRecord) {
   return { ...presentConnection(c), timeout_ms: c.timeout_ms };
 }
 
-export function presentPolicy(p: StoredPolicy) {
-  return { key: p.key, name: p.name };
+/** `PolicyResponse` without rules: the DSR fields are null until the API sets them. */
+export function presentPolicy(p: Policy & PolicyDsrFields) {
+  return { key: p.key, name: p.name, drp_action: p.drp_action, execution_timeframe: p.execution_timeframe };
 }
 
 /** `PolicyWebhookResponse`. */

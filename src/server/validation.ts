@@ -32,7 +32,8 @@ export type ApiSchemaName =
   | 'webhook-patch'
   | 'privacy-request-create'
   | 'privacy-request-search'
-  | 'oauth-token';
+  | 'oauth-token'
+  | 'oauth-client-create';
 
 const COMMON = 'common.schema.json';
 

@@ -84,6 +84,27 @@ export async function readPolicies(q: Queryable, only?: string): Promise<Map<str
   return new Map(rows.sort(byKey).map((p) => [p.key, p]));
 }
 
+/**
+ * What Fides keeps on a policy beside its name, for DSR clients (the data rights protocol action
+ * and the deadline in days). Only the API sets them: manifests and applies never read or write them.
+ */
+export interface PolicyDsrFields {
+  drp_action: string | null;
+  execution_timeframe: number | null;
+}
+
+/** `readPolicies` with each policy's DSR fields, for the API's policy responses. */
+export async function readDsrPolicies(q: Queryable, only?: string): Promise<Map<string, StoredPolicy & PolicyDsrFields>> {
+  const query = q('policies').select('key', 'name', 'origin', 'created_at', 'updated_at', 'drp_action', 'execution_timeframe');
+  const rows: (StoredPolicy & PolicyDsrFields)[] = await (only === undefined ? query : query.where({ key: only }));
+  return new Map(rows.sort(byKey).map((p) => [p.key, { ...p, execution_timeframe: p.execution_timeframe === null ? null : Number(p.execution_timeframe) }]));
+}
+
+/** Whether any privacy request, in any status, was made under the policy. */
+export async function policyHasPrivacyRequests(q: Queryable, policyKey: string): Promise<boolean> {
+  return (await q('privacy_requests').where({ policy_key: policyKey }).first('id')) !== undefined;
+}
+
 async function readStateIn(q: Queryable, scope: StateScope): Promise<StoredState> {
   const meta: { name: string; value: string }[] = await q('hookctl_meta').whereIn('name', ['serial', 'state_id']).select('name', 'value');
   const metaValue = (name: string) => meta.find((m) => m.name === name)?.value;
@@ -192,6 +213,14 @@ const POLICY_COLUMNS: Column[] = [
 export async function upsertPolicies(trx: Knex.Transaction, writes: { policy: Policy; origin?: Origin }[], now: string): Promise<void> {
   const rows = writes.map(({ policy, origin }) => [policy.key, policy.name, origin ?? 'manifest', now, now]);
   await insertRows(trx, 'policies', POLICY_COLUMNS, rows, onConflictUpdate(['name', 'updated_at']));
+}
+
+const DSR_POLICY_COLUMNS: Column[] = [...POLICY_COLUMNS, ['drp_action', 'text'], ['execution_timeframe', 'integer']];
+
+/** API upserts: as Fides does, an update writes the DSR fields too (null when the item omits them). */
+export async function upsertDsrPolicies(trx: Knex.Transaction, writes: { policy: Policy & PolicyDsrFields; origin: Origin }[], now: string): Promise<void> {
+  const rows = writes.map(({ policy, origin }) => [policy.key, policy.name, origin, now, now, policy.drp_action, policy.execution_timeframe]);
+  await insertRows(trx, 'policies', DSR_POLICY_COLUMNS, rows, onConflictUpdate(['name', 'drp_action', 'execution_timeframe', 'updated_at']));
 }
 
 /** Deletes the policies and their webhook lists. */

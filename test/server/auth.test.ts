@@ -33,6 +33,7 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
     ['GET', `${prefix}/policy`, 'policy:read'],
     ['PATCH', `${prefix}/policy`, 'policy:create_or_update'],
     ['GET', `${prefix}/policy/p1`, 'policy:read'],
+    ['DELETE', `${prefix}/policy/p1`, 'policy:delete'],
     ...(['pre_execution', 'post_execution'] as const).flatMap((phase): [string, string, Scope][] => [
       ['GET', `${prefix}/policy/p1/webhook/${phase}`, 'webhook:read'],
       ['PUT', `${prefix}/policy/p1/webhook/${phase}`, 'webhook:create_or_update'],
@@ -47,6 +48,7 @@ const ROUTES: [method: string, path: string, scope: Scope][] = [
   ['GET', '/api/v1/privacy-request', 'privacy-request:read'],
   ['GET', '/api/v1/privacy-request/pri_1', 'privacy-request:read'],
   ['POST', '/api/v1/privacy-request/pri_1/retry', 'privacy-request:resume'],
+  ['POST', '/api/v1/oauth/client', 'client:create'],
 ];
 
 describe('route authorization', () => {

@@ -15,6 +15,8 @@ beforeAll(async () => {
 });
 afterAll(async () => env.drop());
 
+/** A policy's DSR fields (drp_action, execution_timeframe) are null until the API sets them, as in Fides. */
+const NO_DSR = { drp_action: null, execution_timeframe: null };
 const HTTPS = { key: 'webhook_key', name: 'My Post-Execution Webhook', connection_type: 'https', access: 'read' };
 
 describe.each(['sqlite', 'postgres'] as const)('connections and policies on %s', (backendName) => {
@@ -240,20 +242,20 @@ describe.each(['sqlite', 'postgres'] as const)('connections and policies on %s',
   describe('policies', () => {
     it('creates and updates policies by key, lists and gets them', async () => {
       const created = await s.request('PATCH', '/api/v1/policy', { body: [{ key: 'p1', name: 'Policy one' }, { name: 'Derived Key Policy' }] });
-      expect(created.body).toEqual({ succeeded: [{ key: 'p1', name: 'Policy one' }, { key: 'derived_key_policy', name: 'Derived Key Policy' }], failed: [] });
+      expect(created.body).toEqual({ succeeded: [{ key: 'p1', name: 'Policy one', ...NO_DSR }, { key: 'derived_key_policy', name: 'Derived Key Policy', ...NO_DSR }], failed: [] });
       expect((await readState(s.db.knex)).policies.get('p1')?.origin).toBe('api');
       const renamed = await s.request('PATCH', '/api/v1/dsr/policy', { body: [{ key: 'p1', name: 'Policy 1' }] });
-      expect(renamed.body).toEqual({ succeeded: [{ key: 'p1', name: 'Policy 1' }], failed: [] });
+      expect(renamed.body).toEqual({ succeeded: [{ key: 'p1', name: 'Policy 1', ...NO_DSR }], failed: [] });
       expect((await s.request('GET', '/api/v1/policy')).body).toEqual({
         items: [
-          { key: 'derived_key_policy', name: 'Derived Key Policy' },
-          { key: 'p1', name: 'Policy 1' },
+          { key: 'derived_key_policy', name: 'Derived Key Policy', ...NO_DSR },
+          { key: 'p1', name: 'Policy 1', ...NO_DSR },
         ],
         total: 2,
         page: 1,
         size: 50,
       });
-      expect((await s.request('GET', '/api/v1/policy/p1')).body).toEqual({ key: 'p1', name: 'Policy 1' });
+      expect((await s.request('GET', '/api/v1/policy/p1')).body).toEqual({ key: 'p1', name: 'Policy 1', ...NO_DSR });
     });
 
     it('answers 404 for an unknown policy, 422 for a bad key, and reports underivable keys as failed', async () => {

@@ -71,6 +71,7 @@ describe('GET /openapi.json', () => {
     expect(validator.version).toMatch(/^3\./);
     // The API's request schemas and the manifest definitions they use are components.
     for (const name of ['connection-patch', 'webhook-put', 'privacy-request-create', 'common-fidesKey', 'manifest-fidesKey']) expect(doc.components.schemas).toHaveProperty(name);
+    for (const name of ['policy-patch', 'oauth-client-create']) expect(doc.components.schemas).toHaveProperty(name);
   });
 
   it('documents every registered route with its schemas and the auth it requires', () => {
@@ -95,6 +96,16 @@ describe('GET /openapi.json', () => {
         expect(op.requestBody?.content['application/json']?.schema, `${id}: body`).toMatchObject({ $ref: expect.stringMatching(/^#\/components\/schemas\//) });
       }
     }
+  });
+
+  it('documents what a Fides 2.x client uses: policy DELETE, OAuth clients, the DSR policy fields, the query parameters', () => {
+    expect(doc.paths['/api/v1/dsr/policy/{policy_key}']?.delete?.['x-hookctl-auth']).toBe('policy:delete');
+    expect(doc.paths['/api/v1/oauth/client']?.post?.['x-hookctl-auth']).toBe('client:create');
+    const policyItem = (doc.components.schemas['policy-patch'] as { items: { properties: Record<string, unknown> } }).items.properties;
+    expect(Object.keys(policyItem)).toEqual(expect.arrayContaining(['drp_action', 'execution_timeframe']));
+    const query = (p: string, m: string) => (doc.paths[p]?.[m]?.parameters ?? []).filter((q) => q.in === 'query').map((q) => q.name);
+    expect(query('/api/v1/connection', 'get')).toEqual(expect.arrayContaining(['page', 'size', 'connection_type']));
+    expect(query('/api/v1/connection/{connection_key}/secret', 'put')).toEqual(['verify']);
   });
 
   it('names for each operation the scope that the server enforces', async () => {

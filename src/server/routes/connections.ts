@@ -40,11 +40,18 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
   const { db, keys } = deps;
   const keyParams = fidesKeyParams('connection_key');
 
-  app.get<{ Querystring: PageQuery }>('/connection', { config: { auth: 'connection:read' }, schema: { summary: 'List connections', querystring: PAGE_QUERY } }, async (req) => {
-    const connections = await readConnections(db.knex);
-    const sorted = [...connections.values()].sort((a, b) => compare(a.name, b.name) || compare(a.key, b.key));
-    return paginate(sorted, req.query, presentConnectionDetail);
-  });
+  app.get<{ Querystring: PageQuery & { connection_type?: string[] } }>(
+    '/connection',
+    { config: { auth: 'connection:read' }, schema: { summary: 'List connections (connection_type, repeatable, keeps those of the given types)', querystring: CONNECTION_LIST_QUERY } },
+    async (req) => {
+      const connections = await readConnections(db.knex);
+      const types = req.query.connection_type;
+      const sorted = [...connections.values()]
+        .filter((c) => types === undefined || types.includes(c.connection_type))
+        .sort((a, b) => compare(a.name, b.name) || compare(a.key, b.key));
+      return paginate(sorted, req.query, presentConnectionDetail);
+    },
+  );
 
   app.patch<{ Body: ConnectionPatchItem[] }>(
     '/connection',
@@ -99,9 +106,12 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
     },
   );
 
-  app.put<{ Params: { connection_key: string }; Body: HttpsSecrets }>(
+  app.put<{ Params: { connection_key: string }; Body: HttpsSecrets; Querystring: { verify: boolean } }>(
     '/connection/:connection_key/secret',
-    { config: { auth: 'connection:create_or_update' }, schema: { summary: "Set a connection's secrets (url, authorization)", params: keyParams, body: bodySchema('connection-secret') } },
+    {
+      config: { auth: 'connection:create_or_update' },
+      schema: { summary: "Set a connection's secrets (url, authorization)", params: keyParams, querystring: VERIFY_QUERY, body: bodySchema('connection-secret') },
+    },
     async (req) => {
       const key = req.params.connection_key;
       const secrets: HttpsSecrets = { url: req.body.url, authorization: req.body.authorization };
@@ -125,10 +135,18 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
         await upsertConnections(trx, [{ config: connectionConfig(before), secrets: { encrypted: encryptJson(keys.secrets, secrets), fingerprints } }], now);
         return { result: undefined, changes: [{ kind: 'connection', action: 'update', key, fields }] };
       });
-      return { msg: `Secrets updated for ConnectionConfig with key: ${key}.`, test_status: 'skipped', failure_reason: null };
+      // As upstream: the https connection test is always skipped, and not run at all with verify=false.
+      return { msg: `Secrets updated for ConnectionConfig with key: ${key}.`, test_status: req.query.verify ? 'skipped' : null, failure_reason: null };
     },
   );
 }
+
+const CONNECTION_LIST_QUERY = {
+  type: 'object',
+  properties: { ...PAGE_QUERY.properties, connection_type: { type: 'array', items: { type: 'string' } } },
+} as const;
+
+const VERIFY_QUERY = { type: 'object', properties: { verify: { type: 'boolean', default: true } } } as const;
 
 function requireConnection(connections: Map<string, StoredConnection>, key: string): StoredConnection {
   const c = connections.get(key);
