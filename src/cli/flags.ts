@@ -22,6 +22,7 @@ export const DURATIONS = {
   workerLease: { flag: '--worker-lease', bareUnit: 'ms', minMs: 100, maxMs: UNIT_MS.h },
   requestTimeout: { flag: '--request-timeout', bareUnit: 's', minMs: 100, maxMs: UNIT_MS.h },
   wait: { flag: '--wait', bareUnit: 's', minMs: 0, maxMs: UNIT_MS.d },
+  fidesTimeout: { flag: '--fides-timeout', bareUnit: 's', minMs: 1, maxMs: UNIT_MS.h },
 } as const satisfies Record<string, DurationSpec>;
 
 /** `500ms`, `30s`, `5m`, `1h`, `1d`, or a bare number in the flag's unit → milliseconds. */

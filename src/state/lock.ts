@@ -19,6 +19,17 @@ export interface LockOptions {
   holder?: { actor: string; operation: string };
   /** Called once when the lock is not had at once: the caller may say it is waiting. */
   onWait?: () => void;
+  /**
+   * What is locked: absent, this database's own state; otherwise another thing applied to from
+   * here (a Fides server's URL), locked apart on PostgreSQL (SQLite has one writer anyway).
+   */
+  scope?: string;
+}
+
+function lockKeyOf(scope: string | undefined): number {
+  if (scope === undefined) return STATE_LOCK_KEY;
+  // 31 bits of a hash, above the 32-bit range of STATE_LOCK_KEY so the two never meet.
+  return 2 ** 32 + (crypto.createHash('sha256').update(scope).digest().readUInt32BE(0) >>> 1);
 }
 
 /** Who holds the lock, as recorded by the holder. */
@@ -51,19 +62,19 @@ export async function withStateLock<T>(db: Database, timeoutMs: number, fn: (trx
   const holding = async (trx: Knex.Transaction, backendPid?: number): Promise<T> => {
     clearTimeout(notice);
     if (!opts.holder) return fn(trx);
-    const record = await recordHolder(db, opts.holder, backendPid);
+    const record = await recordHolder(db, opts.holder, backendPid, opts.scope);
     try {
       return await fn(trx);
     } finally {
       // Cleared while the lock is still held, so the next holder's record is never the one removed.
-      await clearHolder(db, record);
+      await clearHolder(db, record, opts.scope);
     }
   };
   try {
-    if (db.dialect === 'postgres') return await withAdvisoryLock(db, timeoutMs, holding);
+    if (db.dialect === 'postgres') return await withAdvisoryLock(db, timeoutMs, holding, lockKeyOf(opts.scope));
     return await inProcessTurn(db, timeoutMs, (remainingMs) => withSqliteWriteLock(db, timeoutMs, remainingMs, holding));
   } catch (err) {
-    if (err instanceof HookctlError && err.exitCode === ExitCode.locked) throw lockedError(timeoutMs, await currentHolder(db).catch(() => null));
+    if (err instanceof HookctlError && err.exitCode === ExitCode.locked) throw lockedError(timeoutMs, await currentHolder(db, opts.scope).catch(() => null));
     throw err;
   } finally {
     clearTimeout(notice);
@@ -88,9 +99,10 @@ function lockedError(timeoutMs: number, holder: LockHolder | null = null): Hookc
  * beside the database.
  */
 const HOLDER_ROW = 'lock_holder';
+const holderRow = (scope?: string) => (scope === undefined ? HOLDER_ROW : `${HOLDER_ROW}:${scope}`);
 const holderFile = (db: Database) => `${db.location.target}-lock-holder.json`;
 
-async function recordHolder(db: Database, who: { actor: string; operation: string }, backendPid?: number): Promise<LockHolder> {
+async function recordHolder(db: Database, who: { actor: string; operation: string }, backendPid?: number, scope?: string): Promise<LockHolder> {
   const record: LockHolder = {
     ...who,
     host: os.hostname(),
@@ -101,7 +113,7 @@ async function recordHolder(db: Database, who: { actor: string; operation: strin
   };
   const value = JSON.stringify(record);
   if (db.dialect === 'postgres') {
-    await db.knex('hookctl_meta').insert({ name: HOLDER_ROW, value }).onConflict('name').merge();
+    await db.knex('hookctl_meta').insert({ name: holderRow(scope), value }).onConflict('name').merge();
   } else {
     const file = holderFile(db);
     const temp = `${file}.${record.token}.tmp`;
@@ -111,9 +123,9 @@ async function recordHolder(db: Database, who: { actor: string; operation: strin
   return record;
 }
 
-async function clearHolder(db: Database, record: LockHolder): Promise<void> {
+async function clearHolder(db: Database, record: LockHolder, scope?: string): Promise<void> {
   if (db.dialect === 'postgres') {
-    await db.knex('hookctl_meta').where({ name: HOLDER_ROW, value: JSON.stringify(record) }).delete();
+    await db.knex('hookctl_meta').where({ name: holderRow(scope), value: JSON.stringify(record) }).delete();
   } else {
     fs.rmSync(holderFile(db), { force: true });
   }
@@ -124,16 +136,17 @@ async function clearHolder(db: Database, record: LockHolder): Promise<void> {
  * is ignored (PostgreSQL: its server process no longer holds the advisory lock; SQLite: its
  * process on this host is gone).
  */
-async function currentHolder(db: Database): Promise<LockHolder | null> {
+async function currentHolder(db: Database, scope?: string): Promise<LockHolder | null> {
   if (db.dialect === 'postgres') {
-    const row = (await db.knex('hookctl_meta').where({ name: HOLDER_ROW }).first('value')) as { value: string } | undefined;
+    const lockKey = lockKeyOf(scope);
+    const row = (await db.knex('hookctl_meta').where({ name: holderRow(scope) }).first('value')) as { value: string } | undefined;
     if (!row) return null;
     const record = JSON.parse(row.value) as LockHolder;
     // A bigint advisory key is shown in pg_locks as classid (high 32 bits) and objid (low 32 bits).
     const { rows } = (await db.knex.raw(
       `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND classid = ? AND objid = ?
          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-      [Math.floor(STATE_LOCK_KEY / 2 ** 32), STATE_LOCK_KEY % 2 ** 32],
+      [Math.floor(lockKey / 2 ** 32), lockKey % 2 ** 32],
     )) as { rows: { pid: number }[] };
     return rows.some((r) => r.pid === record.backend_pid) ? record : null;
   }
@@ -155,13 +168,13 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function withAdvisoryLock<T>(db: Database, timeoutMs: number, fn: (trx: Knex.Transaction, backendPid: number) => Promise<T>): Promise<T> {
+async function withAdvisoryLock<T>(db: Database, timeoutMs: number, fn: (trx: Knex.Transaction, backendPid: number) => Promise<T>, lockKey: number): Promise<T> {
   return db.knex.transaction(async (trx) => {
     // lock_timeout bounds the wait for advisory locks too; 0 would mean "wait forever".
     await trx.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(timeoutMs))}`);
     let backendPid: number;
     try {
-      const { rows } = (await trx.raw('SELECT pg_advisory_xact_lock(?), pg_backend_pid() AS pid', [STATE_LOCK_KEY])) as { rows: { pid: number }[] };
+      const { rows } = (await trx.raw('SELECT pg_advisory_xact_lock(?), pg_backend_pid() AS pid', [lockKey])) as { rows: { pid: number }[] };
       backendPid = rows[0]!.pid;
     } catch (err) {
       if ((err as { code?: string }).code === '55P03') throw lockedError(timeoutMs);

@@ -3,6 +3,7 @@ import * as m001 from './001_config.js';
 import * as m002 from './002_engine.js';
 import * as m003 from './003_state_identity.js';
 import * as m004 from './004_request_requested_at.js';
+import * as m006 from './006_fides_targets.js';
 
 export interface Migration {
   name: string;
@@ -16,4 +17,5 @@ export const migrations: Migration[] = [
   { name: '002_engine', ...m002 },
   { name: '003_state_identity', ...m003 },
   { name: '004_request_requested_at', ...m004 },
+  { name: '006_fides_targets', ...m006 },
 ];
