@@ -46,6 +46,22 @@ export async function planFides(q: Knex, keys: Keys, client: FidesClient, desire
   return { plan: planAgainst(desired, resolved, live, opts.prune), live, resolved };
 }
 
+/**
+ * What `export --fides-url` writes: the https connections, and the policies that have webhooks
+ * or that hookctl created there (a server's other policies are not webhook configuration).
+ */
+export async function readFidesForExport(q: Knex, keys: Keys, client: FidesClient): Promise<LiveState> {
+  const live = await readTarget(q, keys, client);
+  const { stored } = live;
+  for (const [key, policy] of stored.policies) {
+    const hasWebhooks = PHASES.some((phase) => (stored.webhooks[phase].get(key) ?? []).length > 0);
+    if (hasWebhooks || policy.origin === 'manifest') continue;
+    stored.policies.delete(key);
+    for (const phase of PHASES) stored.webhooks[phase].delete(key);
+  }
+  return live;
+}
+
 async function readTarget(q: Knex | Knex.Transaction, keys: Keys, client: FidesClient): Promise<LiveState> {
   const [records, serial] = await Promise.all([readTargetResources(q, client.target), targetSerial(q, client.target)]);
   return readLive(client, keys, serial, records);
