@@ -64,6 +64,8 @@ export class FidesClient {
   readonly target: string;
   private readonly agent: Agent;
   private token: string | undefined;
+  /** The token being fetched: calls in flight at once share one fetch. */
+  private tokenFetch: Promise<void> | undefined;
   private readonly timeoutMs: number;
   readonly parallelism: number;
   /** Every answered call, in order (tests and the bench count them). */
@@ -157,6 +159,7 @@ export class FidesClient {
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {
       let res: Response;
+      const sentWith = this.token;
       try {
         res = await this.send(method, pathAndQuery, opts, auth);
       } catch (err) {
@@ -176,7 +179,8 @@ export class FidesClient {
       if (auth && res.status === 403 && this.opts.credentials.kind === 'client' && !refreshed) {
         refreshed = true;
         attempt = 0;
-        await this.fetchToken();
+        // Another call may have renewed it meanwhile: one new token for all of them.
+        if (this.token === sentWith) await this.fetchToken();
         continue;
       }
       if (res.status === 401 || res.status === 403) throw this.refused(callName, res.status, serverDetail(text));
@@ -192,10 +196,14 @@ export class FidesClient {
     }
   }
 
-  private async fetchToken(): Promise<void> {
+  private fetchToken(): Promise<void> {
+    this.tokenFetch ??= this.newToken().finally(() => (this.tokenFetch = undefined));
+    return this.tokenFetch;
+  }
+
+  private async newToken(): Promise<void> {
     const creds = this.opts.credentials;
     if (creds.kind !== 'client') return;
-    this.token = undefined;
     const res = await this.call<{ access_token: string }>('POST', '/api/v1/oauth/token', {
       auth: false,
       schema: 'token',
