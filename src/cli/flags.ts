@@ -26,6 +26,7 @@ export const DURATIONS = {
   workerLease: { flag: '--worker-lease', bareUnit: 'ms', minMs: 100, maxMs: UNIT_MS.h, env: 'HOOKCTL_WORKER_LEASE_MS' },
   requestTimeout: { flag: '--request-timeout', bareUnit: 's', minMs: 100, maxMs: UNIT_MS.h },
   wait: { flag: '--wait', bareUnit: 's', minMs: 0, maxMs: UNIT_MS.d },
+  fidesTimeout: { flag: '--fides-timeout', bareUnit: 's', minMs: 1, maxMs: UNIT_MS.h },
 } as const satisfies Record<string, DurationSpec>;
 
 /** The commander option of a duration flag, reading its environment variable when it has one. */

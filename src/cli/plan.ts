@@ -3,11 +3,12 @@ import { ExitCode, HookctlError } from '../errors.js';
 import { globalOptions } from './context.js';
 import { painter } from '../paint.js';
 import { loadDesiredOrExit, openState } from './session.js';
+import { addFidesTargetOptions, fidesSettings, openFidesClient, type FidesTargetFlags } from './fides-target.js';
 
 type Format = 'text' | 'json' | 'markdown';
 
 export function registerPlan(program: Command): Command {
-  return program
+  const cmd = program
     .command('plan')
     .description('diff the manifests against the stored state and print the changes')
     .argument('[paths...]', 'manifest files or folders (default .)')
@@ -15,9 +16,11 @@ export function registerPlan(program: Command): Command {
     .addOption(new Option('--format <format>', 'text, json (the plan document) or markdown (a pull-request comment)').choices(['text', 'json', 'markdown']))
     .option('--json', 'same as --format json')
     .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when there are none')
-    .option('--prune', 'delete unmanaged connections and policies that hookctl created')
-    .action(async (paths: string[], opts: { out?: string; format?: Format; json?: boolean; detailedExitcode?: boolean; prune?: boolean }, cmd: Command) => {
+    .option('--prune', 'delete unmanaged connections and policies that hookctl created');
+  return addFidesTargetOptions(cmd).action(
+    async (paths: string[], opts: { out?: string; format?: Format; json?: boolean; detailedExitcode?: boolean; prune?: boolean } & Partial<FidesTargetFlags>, cmd: Command) => {
       const g = globalOptions(cmd);
+      const fides = await fidesSettings(opts);
       if (opts.json && opts.format && opts.format !== 'json') {
         throw new HookctlError(`--json and --format ${opts.format} disagree`, ExitCode.usage, '--json is short for --format json: give one of them');
       }
@@ -29,7 +32,17 @@ export function registerPlan(program: Command): Command {
       const { db, keys } = await openState(g, { readOnly: true });
       let plan;
       try {
-        plan = await makePlan(db, keys, desired, { prune: opts.prune === true, env: process.env, secretsDirs: g.secretsDirs });
+        const planOpts = { prune: opts.prune === true, env: process.env, secretsDirs: g.secretsDirs };
+        if (fides) {
+          const { planFides } = await import('../reconcile/fides-target.js');
+          const client = await openFidesClient(fides);
+          try {
+            plan = (await planFides(db.knex, keys, client, desired, planOpts)).plan;
+          } finally {
+            await client.close();
+          }
+          for (const note of plan.fides?.notes ?? []) process.stderr.write(`note: ${note}\n`);
+        } else plan = await makePlan(db, keys, desired, planOpts);
       } finally {
         await db.close();
       }
@@ -41,5 +54,6 @@ export function registerPlan(program: Command): Command {
         process.stderr.write(`Saved the plan to ${opts.out}. Apply exactly this plan with: hookctl apply --plan ${opts.out}\n`);
       }
       if (opts.detailedExitcode && plan.changes.length > 0) process.exitCode = ExitCode.changes;
-    });
+    },
+  );
 }

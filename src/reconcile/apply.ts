@@ -83,19 +83,7 @@ export async function applyManifests(db: Database, keys: Keys, desired: DesiredS
 
 export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
   // Secrets are re-resolved now: the plan holds only refs and fingerprints.
-  const resolved = resolveSecrets(Object.entries(plan.secret_refs), keys, opts.env, opts.secretsDirs);
-  for (const [connection, planned] of Object.entries(plan.secret_fingerprints)) {
-    for (const field of SECRET_FIELDS) {
-      if (resolved.fingerprints.get(connection)?.[field] !== planned[field]) {
-        const ref = describeSecretInput(plan.secret_refs[connection]![field]);
-        throw new HookctlError(
-          `saved plan is stale: secret ${ref} (connection '${connection}', secrets.${field}) changed since the plan was made`,
-          ExitCode.stalePlan,
-          'run hookctl plan again',
-        );
-      }
-    }
-  }
+  const resolved = resolveSavedPlanSecrets(plan, keys, opts);
   return withStateLock(db, opts.lockTimeoutMs, async (trx) => {
     const state = await readStateOf(trx, keys);
     if (state.state_id !== plan.state_id) {
@@ -109,6 +97,24 @@ export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts:
     if (plan.changes.length === 0) return { plan, serial: state.serial, applied: false };
     return { plan, serial: await writePlan(trx, keys, plan, state, resolved, opts), applied: true };
   }, lockOptions(opts, 'apply --plan'));
+}
+
+/** A saved plan's secrets resolved again, refused (exit 6) where one no longer has the fingerprint the plan was made with. */
+export function resolveSavedPlanSecrets(plan: Plan, keys: Keys, opts: Pick<ApplyOptions, 'env' | 'secretsDirs'>): ResolvedSecrets {
+  const resolved = resolveSecrets(Object.entries(plan.secret_refs), keys, opts.env, opts.secretsDirs);
+  for (const [connection, planned] of Object.entries(plan.secret_fingerprints)) {
+    for (const field of SECRET_FIELDS) {
+      if (resolved.fingerprints.get(connection)?.[field] !== planned[field]) {
+        const ref = describeSecretInput(plan.secret_refs[connection]![field]);
+        throw new HookctlError(
+          `saved plan is stale: secret ${ref} (connection '${connection}', secrets.${field}) changed since the plan was made`,
+          ExitCode.stalePlan,
+          'run hookctl plan again',
+        );
+      }
+    }
+  }
+  return resolved;
 }
 
 function lockOptions(opts: ApplyOptions, operation: string): LockOptions {

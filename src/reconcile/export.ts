@@ -18,7 +18,14 @@ export function secretEnvName(connectionKey: string, field: 'url' | 'authorizati
   return `HOOKCTL_SECRET_${connectionKey.replace(/[^A-Za-z0-9]/g, '_').toUpperCase()}_${field.toUpperCase()}`;
 }
 
-export function exportManifests(state: StoredState): ExportResult {
+export interface ExportOptions {
+  /** Connection key → url to write as a literal (a Fides server returns it in clear). */
+  literalUrls?: ReadonlyMap<string, string>;
+  /** Where the state was read from, for the header (default: the state serial). */
+  source?: string;
+}
+
+export function exportManifests(state: StoredState, opts: ExportOptions = {}): ExportResult {
   const variables: ExportResult['variables'] = [];
   const used = new Set<string>();
   const connection = [...state.connections.values()].map((c) => {
@@ -38,7 +45,7 @@ export function exportManifests(state: StoredState): ExportResult {
       ...(c.description !== null && { description: c.description }),
       ...(c.disabled && { disabled: true }),
       ...(c.timeout_ms !== null && { timeout_ms: c.timeout_ms }),
-      secrets: { url: env('url'), authorization: env('authorization') },
+      secrets: { url: opts.literalUrls?.get(c.key) ?? env('url'), authorization: env('authorization') },
     };
   });
   const policy = [...state.policies.values()].map((p) => {
@@ -54,7 +61,7 @@ export function exportManifests(state: StoredState): ExportResult {
     return doc;
   });
   const header = [
-    '# Exported by hookctl from state serial ' + state.serial + '.',
+    `# Exported by hookctl from ${opts.source ?? `state serial ${state.serial}`}.`,
     '# Secrets are env refs: set these variables before plan/apply:',
     ...variables.map((v) => `#   ${v.env}  (connection ${v.connection}, secrets.${v.field})`),
   ].join('\n');

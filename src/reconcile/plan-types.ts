@@ -49,4 +49,17 @@ export interface Plan {
   secret_fingerprints: Record<string, SecretFingerprints>;
   /** Secret refs as declared, to re-resolve them at apply time. */
   secret_refs: Record<string, Record<keyof HttpsSecrets, SecretInput>>;
+  /** Made against a Fides server (`--fides-url`) rather than hookctl's own state. */
+  fides?: FidesPlanTarget;
+}
+
+export interface FidesPlanTarget {
+  /** The normalized server URL: a saved plan applies to this server only. */
+  target: string;
+  /** The server's version from /health; null for fidesops 1.x. */
+  server_version: string | null;
+  /** Digest of each live resource the plan changes (absent: it is not there), re-checked by apply --plan. */
+  live_digests: Record<string, string | null>;
+  /** What a reviewer should know that the changes do not show (a delete the server will refuse, say). */
+  notes: string[];
 }

@@ -49,7 +49,7 @@ export function renderPlan(plan: Plan, paint: Painter, source?: SavedPlanSource)
   };
   const out: string[] = [];
   if (source) out.push(paint.dim(`Saved plan ${source.file}, made ${plan.created_at} (${NOT_VERIFIED_NOTE}).`), '');
-  if (plan.changes.length > 0) out.push(`hookctl will perform these actions (against state serial ${plan.state_serial}):`, '');
+  if (plan.changes.length > 0) out.push(`hookctl will perform these actions (against ${plan.fides ? `${plan.fides.target}, revision` : 'state serial'} ${plan.state_serial}):`, '');
   for (const unit of planUnits(plan)) {
     for (const l of unit.lines) out.push(' '.repeat(2 + l.indent) + style[l.style](l.symbol ? `${l.symbol} ${l.text}` : l.text));
   }

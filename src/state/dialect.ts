@@ -4,6 +4,7 @@
  * for what they do differently: connection settings, claims that skip rows other workers hold,
  * raw result shapes, JSON row sources, commits that need not wait for the disk, and locks.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Knex } from 'knex';
@@ -36,17 +37,17 @@ export interface SqlDialect {
    * `fn` in one transaction holding the state write lock, waiting at most `timeoutMs` (then a
    * HookctlError with ExitCode.locked). `backendPid` identifies the holder where the backend can.
    */
-  withWriteLock<T>(db: Database, timeoutMs: number, fn: (trx: Knex.Transaction, backendPid?: number) => Promise<T>): Promise<T>;
+  withWriteLock<T>(db: Database, timeoutMs: number, fn: (trx: Knex.Transaction, backendPid?: number) => Promise<T>, scope?: string): Promise<T>;
   /**
    * Where the write lock's holder is recorded, outside its transaction (whose writes others
    * cannot see until it commits).
    */
   readonly lockHolder: {
-    write(db: Database, record: string): Promise<void>;
-    clear(db: Database, record: string): Promise<void>;
-    read(db: Database): Promise<string | null>;
+    write(db: Database, record: string, scope?: string): Promise<void>;
+    clear(db: Database, record: string, scope?: string): Promise<void>;
+    read(db: Database, scope?: string): Promise<string | null>;
     /** Whether the recorded holder still holds the lock (a killed one does not). */
-    holds(db: Database, holder: { host: string; pid: number; backend_pid?: number }): Promise<boolean>;
+    holds(db: Database, holder: { host: string; pid: number; backend_pid?: number }, scope?: string): Promise<boolean>;
   };
 }
 
@@ -58,10 +59,21 @@ const MIGRATION_WAIT_MS = 60_000;
 const MIGRATION_LOCK_KEY = 0x686f6f6d;
 /** Any fixed number: the advisory lock of this database's hookctl state ("hook" in ASCII). */
 export const STATE_LOCK_KEY = 0x686f6f6b;
+
+/**
+ * The write lock's scope: absent, this database's own state; otherwise another thing applied to
+ * from here (a Fides server's URL), locked apart on PostgreSQL (SQLite has one writer anyway).
+ */
+function lockKeyOf(scope: string | undefined): number {
+  if (scope === undefined) return STATE_LOCK_KEY;
+  // 31 bits of a hash, above the 32-bit range of STATE_LOCK_KEY so the two never meet.
+  return 2 ** 32 + (crypto.createHash('sha256').update(scope).digest().readUInt32BE(0) >>> 1);
+}
 /** knex prints its warnings to stdout, where they would corrupt --json output. */
 const QUIET_LOG = { warn() {}, deprecate() {}, debug() {}, error() {} };
 /** The PostgreSQL row of the write lock's holder in hookctl_meta. */
 const HOLDER_ROW = 'lock_holder';
+const holderRow = (scope?: string) => (scope === undefined ? HOLDER_ROW : `${HOLDER_ROW}:${scope}`);
 
 function lockWaitTimedOut(): HookctlError {
   return new HookctlError('the state write lock was not had in time', ExitCode.locked);
@@ -181,13 +193,13 @@ const postgres: SqlDialect = {
       await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
       await fn(trx);
     }),
-  withWriteLock: (db, timeoutMs, fn) =>
+  withWriteLock: (db, timeoutMs, fn, scope) =>
     db.knex.transaction(async (trx) => {
       // lock_timeout bounds the wait for advisory locks too; 0 would mean "wait forever".
       await trx.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(timeoutMs))}`);
       let backendPid: number;
       try {
-        const { rows } = (await trx.raw('SELECT pg_advisory_xact_lock(?), pg_backend_pid() AS pid', [STATE_LOCK_KEY])) as { rows: { pid: number }[] };
+        const { rows } = (await trx.raw('SELECT pg_advisory_xact_lock(?), pg_backend_pid() AS pid', [lockKeyOf(scope)])) as { rows: { pid: number }[] };
         backendPid = rows[0]!.pid;
       } catch (err) {
         if ((err as { code?: string }).code === '55P03') throw lockWaitTimedOut();
@@ -199,22 +211,23 @@ const postgres: SqlDialect = {
     }),
   // A row of hookctl_meta, written on another connection than the holding transaction's.
   lockHolder: {
-    async write(db, record) {
-      await db.knex('hookctl_meta').insert({ name: HOLDER_ROW, value: record }).onConflict('name').merge();
+    async write(db, record, scope) {
+      await db.knex('hookctl_meta').insert({ name: holderRow(scope), value: record }).onConflict('name').merge();
     },
-    async clear(db, record) {
-      await db.knex('hookctl_meta').where({ name: HOLDER_ROW, value: record }).delete();
+    async clear(db, record, scope) {
+      await db.knex('hookctl_meta').where({ name: holderRow(scope), value: record }).delete();
     },
-    async read(db) {
-      const row = (await db.knex('hookctl_meta').where({ name: HOLDER_ROW }).first('value')) as { value: string } | undefined;
+    async read(db, scope) {
+      const row = (await db.knex('hookctl_meta').where({ name: holderRow(scope) }).first('value')) as { value: string } | undefined;
       return row?.value ?? null;
     },
-    async holds(db, holder) {
+    async holds(db, holder, scope) {
+      const lockKey = lockKeyOf(scope);
       // A bigint advisory key is shown in pg_locks as classid (high 32 bits) and objid (low 32 bits).
       const { rows } = (await db.knex.raw(
         `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND classid = ? AND objid = ?
            AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-        [Math.floor(STATE_LOCK_KEY / 2 ** 32), STATE_LOCK_KEY % 2 ** 32],
+        [Math.floor(lockKey / 2 ** 32), lockKey % 2 ** 32],
       )) as { rows: { pid: number }[] };
       return rows.some((r) => r.pid === holder.backend_pid);
     },

@@ -16,6 +16,11 @@ export interface LockOptions {
   holder?: { actor: string; operation: string };
   /** Called once when the lock is not had at once: the caller may say it is waiting. */
   onWait?: () => void;
+  /**
+   * What is locked: absent, this database's own state; otherwise another thing applied to from
+   * here (a Fides server's URL), locked apart on PostgreSQL (SQLite has one writer anyway).
+   */
+  scope?: string;
 }
 
 /** Who holds the lock, as recorded by the holder. */
@@ -48,18 +53,18 @@ export async function withStateLock<T>(db: Database, timeoutMs: number, fn: (trx
   const holding = async (trx: Knex.Transaction, backendPid?: number): Promise<T> => {
     clearTimeout(notice);
     if (!opts.holder) return fn(trx);
-    const record = await recordHolder(db, opts.holder, backendPid);
+    const record = await recordHolder(db, opts.holder, backendPid, opts.scope);
     try {
       return await fn(trx);
     } finally {
       // Cleared while the lock is still held, so the next holder's record is never the one removed.
-      await clearHolder(db, record);
+      await clearHolder(db, record, opts.scope);
     }
   };
   try {
-    return await dialectOf(db).withWriteLock(db, timeoutMs, holding);
+    return await dialectOf(db).withWriteLock(db, timeoutMs, holding, opts.scope);
   } catch (err) {
-    if (err instanceof HookctlError && err.exitCode === ExitCode.locked) throw lockedError(timeoutMs, await currentHolder(db).catch(() => null));
+    if (err instanceof HookctlError && err.exitCode === ExitCode.locked) throw lockedError(timeoutMs, await currentHolder(db, opts.scope).catch(() => null));
     throw err;
   } finally {
     clearTimeout(notice);
@@ -77,7 +82,7 @@ function lockedError(timeoutMs: number, holder: LockHolder | null = null): Hookc
   );
 }
 
-async function recordHolder(db: Database, who: { actor: string; operation: string }, backendPid?: number): Promise<LockHolder> {
+async function recordHolder(db: Database, who: { actor: string; operation: string }, backendPid?: number, scope?: string): Promise<LockHolder> {
   const record: LockHolder = {
     ...who,
     host: os.hostname(),
@@ -86,12 +91,12 @@ async function recordHolder(db: Database, who: { actor: string; operation: strin
     token: crypto.randomBytes(8).toString('hex'),
     ...(backendPid !== undefined && { backend_pid: backendPid }),
   };
-  await dialectOf(db).lockHolder.write(db, JSON.stringify(record));
+  await dialectOf(db).lockHolder.write(db, JSON.stringify(record), scope);
   return record;
 }
 
-async function clearHolder(db: Database, record: LockHolder): Promise<void> {
-  await dialectOf(db).lockHolder.clear(db, JSON.stringify(record));
+async function clearHolder(db: Database, record: LockHolder, scope?: string): Promise<void> {
+  await dialectOf(db).lockHolder.clear(db, JSON.stringify(record), scope);
 }
 
 /**
@@ -99,9 +104,9 @@ async function clearHolder(db: Database, record: LockHolder): Promise<void> {
  * is ignored (PostgreSQL: its server process no longer holds the advisory lock; SQLite: its
  * process on this host is gone).
  */
-async function currentHolder(db: Database): Promise<LockHolder | null> {
+async function currentHolder(db: Database, scope?: string): Promise<LockHolder | null> {
   const { lockHolder } = dialectOf(db);
-  const text = await lockHolder.read(db);
+  const text = await lockHolder.read(db, scope);
   if (text === null) return null;
   let record: LockHolder;
   try {
@@ -109,5 +114,5 @@ async function currentHolder(db: Database): Promise<LockHolder | null> {
   } catch {
     return null;
   }
-  return (await lockHolder.holds(db, record)) ? record : null;
+  return (await lockHolder.holds(db, record, scope)) ? record : null;
 }
