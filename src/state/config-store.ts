@@ -110,7 +110,7 @@ async function readStateIn(q: Queryable, scope: StateScope): Promise<StoredState
   const metaValue = (name: string) => meta.find((m) => m.name === name)?.value;
   const serial = Number(metaValue('serial'));
   const state_id = metaValue('state_id');
-  if (metaValue('serial') === undefined || state_id === undefined) throw new HookctlError('the state database has no serial: it was not created by hookctl');
+  if (metaValue('serial') === undefined || state_id === undefined) throw noSerial();
   const connections = await readConnections(q);
   const policies = await readPolicies(q, scope.policy);
   const webhookQuery = q('webhooks')
@@ -127,7 +127,7 @@ async function readStateIn(q: Queryable, scope: StateScope): Promise<StoredState
 
 export async function readSerial(q: Queryable): Promise<number> {
   const row: { value: string } | undefined = await q('hookctl_meta').where({ name: 'serial' }).first('value');
-  if (!row) throw new HookctlError('the state database has no serial: it was not created by hookctl');
+  if (!row) throw noSerial();
   return Number(row.value);
 }
 
@@ -136,7 +136,7 @@ export async function bumpSerial(trx: Knex.Transaction): Promise<number> {
   const [row]: { value: string }[] = await trx('hookctl_meta')
     .where({ name: 'serial' })
     .update({ value: trx.raw('CAST(CAST(value AS INTEGER) + 1 AS TEXT)') }, ['value']);
-  if (!row) throw new HookctlError('the state database has no serial: it was not created by hookctl');
+  if (!row) throw noSerial();
   return Number(row.value);
 }
 
@@ -384,6 +384,11 @@ function toStoredConnection(row: ConnectionRow): StoredConnection {
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
+}
+
+/** A database without hookctl's serial row: not a state (or one hookctl did not create). */
+function noSerial(): HookctlError {
+  return new HookctlError('the state database has no serial: it was not created by hookctl');
 }
 
 function byKey(a: { key: string }, b: { key: string }): number {
