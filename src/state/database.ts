@@ -6,23 +6,10 @@ import { migrations } from './migrations/index.js';
 import { ensureDir } from '../fs-paths.js';
 import { STATE_DIR_NAME } from '../model/secrets.js';
 import { dialectOf } from './dialect.js';
+import type { Database, DatabaseLocation } from './database-types.js';
 
-export type Dialect = 'sqlite' | 'postgres';
+export type { Database, DatabaseLocation, Dialect } from './database-types.js';
 
-export interface Database {
-  knex: Knex;
-  dialect: Dialect;
-  location: DatabaseLocation;
-  /** The URL with any password removed: safe to print. */
-  displayUrl: string;
-  close(): Promise<void>;
-}
-
-export interface DatabaseLocation {
-  dialect: Dialect;
-  /** SQLite file path, or the PostgreSQL connection string. */
-  target: string;
-}
 
 export const DEFAULT_STATE_DIR = STATE_DIR_NAME;
 

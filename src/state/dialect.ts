@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Knex } from 'knex';
 import { ExitCode, HookctlError } from '../errors.js';
-import type { Database, Dialect } from './database.js';
+import type { Database, Dialect } from './database-types.js';
 
 export interface SqlDialect {
   readonly name: Dialect;
