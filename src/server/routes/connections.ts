@@ -40,18 +40,12 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
   const { db, keys } = deps;
   const keyParams = fidesKeyParams('connection_key');
 
-  app.get<{ Querystring: PageQuery & { connection_type?: string[] } }>(
-    '/connection',
-    { config: { auth: 'connection:read' }, schema: { summary: 'List connections (connection_type, repeatable, keeps those of the given types)', querystring: CONNECTION_LIST_QUERY } },
-    async (req) => {
-      const connections = await readConnections(db.knex);
-      const types = req.query.connection_type;
-      const sorted = [...connections.values()]
-        .filter((c) => types === undefined || types.includes(c.connection_type))
-        .sort((a, b) => compare(a.name, b.name) || compare(a.key, b.key));
-      return paginate(sorted, req.query, presentConnectionDetail);
-    },
-  );
+  app.get<{ Querystring: PageQuery & { connection_type?: string[] } }>('/connection', { config: { auth: 'connection:read' }, schema: { summary: 'List connections', querystring: CONNECTION_LIST_QUERY } }, async (req) => {
+    const connections = await readConnections(db.knex);
+    const types = req.query.connection_type;
+    const sorted = [...connections.values()].filter((c) => !types || types.includes(c.connection_type)).sort((a, b) => compare(a.name, b.name) || compare(a.key, b.key));
+    return paginate(sorted, req.query, presentConnectionDetail);
+  });
 
   app.patch<{ Body: ConnectionPatchItem[] }>(
     '/connection',
@@ -108,10 +102,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
 
   app.put<{ Params: { connection_key: string }; Body: HttpsSecrets; Querystring: { verify: boolean } }>(
     '/connection/:connection_key/secret',
-    {
-      config: { auth: 'connection:create_or_update' },
-      schema: { summary: "Set a connection's secrets (url, authorization)", params: keyParams, querystring: VERIFY_QUERY, body: bodySchema('connection-secret') },
-    },
+    { config: { auth: 'connection:create_or_update' }, schema: { summary: "Set a connection's secrets (url, authorization)", params: keyParams, querystring: VERIFY_QUERY, body: bodySchema('connection-secret') } },
     async (req) => {
       const key = req.params.connection_key;
       const secrets: HttpsSecrets = { url: req.body.url, authorization: req.body.authorization };
@@ -141,6 +132,7 @@ export async function connectionRoutes(app: FastifyInstance, deps: ServerDeps): 
   );
 }
 
+/** `connection_type` (repeatable): only connections of those types, as Fides filters them. */
 const CONNECTION_LIST_QUERY = {
   type: 'object',
   properties: { ...PAGE_QUERY.properties, connection_type: { type: 'array', items: { type: 'string' } } },

@@ -1,6 +1,9 @@
-/** The client-credentials token endpoint of the API's root OAuth client, read the way Fides reads it. */
+/**
+ * The client-credentials token endpoint, read the way Fides reads it, for the root OAuth client
+ * and the clients made with POST /oauth/client.
+ */
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { issueApiToken, isRootClient, isScope, SCOPES, verifyApiToken } from '../auth.js';
 import { bearerToken } from '../../bearer.js';
 import { authenticateOAuthClient, createOAuthClient } from '../../state/oauth-clients.js';
@@ -27,32 +30,30 @@ export async function oauthRoutes(app: FastifyInstance, { db, keys, rootClient }
   // Text fields only, few and small: a token form has four.
   await app.register(multipart, { attachFieldsToBody: 'keyValues', limits: { files: 0, fields: 20, parts: 20, fieldSize: 16 * 1024 } });
 
-  const readTokenForm = async (req: FastifyRequest) => {
+  app.addHook('preValidation', async (req) => {
+    // Only the token route reads a form; POST /oauth/client takes JSON as it comes.
+    if (!req.routeOptions.url?.endsWith('/oauth/token')) return;
     // No body is an empty form (Fides then tries HTTP Basic, or answers 401).
     if (req.body === undefined || req.body === null) req.body = {};
     // FastAPI takes an empty form field as absent (so `grant_type=` passes, `client_id=` falls back to Basic).
     if (!req.headers['content-type']?.includes('json') && typeof req.body === 'object' && !Array.isArray(req.body)) {
       req.body = Object.fromEntries(Object.entries(req.body as Record<string, unknown>).filter(([, v]) => v !== ''));
     }
-  };
+  });
 
-  app.post<{ Body: TokenForm }>(
-    '/oauth/token',
-    { config: { auth: 'none' }, preValidation: readTokenForm, schema: { summary: 'Get an API token for an OAuth client (client credentials)', body: bodySchema('oauth-token') } },
-    async (req) => {
-      const { client_id: clientId, client_secret: clientSecret } = clientCredentials(req.body, req.headers.authorization);
-      // The root client holds every scope; a client made with POST /oauth/client, the scopes it was given.
-      const scopes = isRootClient(rootClient, clientId, clientSecret) ? SCOPES : (await authenticateOAuthClient(db.knex, keys, clientId, clientSecret))?.scopes.filter(isScope);
-      if (!scopes) throw apiError('authentication_failure');
-      const issuedAt = new Date();
-      return {
-        access_token: await issueApiToken(keys, scopes, OAUTH_TOKEN_TTL_MS, clientId),
-        token_type: 'Bearer',
-        expires_in: OAUTH_TOKEN_TTL_MS / 1000,
-        expires_at: naiveLocalIso(new Date(issuedAt.getTime() + OAUTH_TOKEN_TTL_MS)),
-      };
-    },
-  );
+  app.post<{ Body: TokenForm }>('/oauth/token', { config: { auth: 'none' }, schema: { summary: 'Get an API token for an OAuth client (client credentials)', body: bodySchema('oauth-token') } }, async (req) => {
+    const { client_id: clientId, client_secret: clientSecret } = clientCredentials(req.body, req.headers.authorization);
+    // The root client holds every scope; a client made with POST /oauth/client, the scopes it was given.
+    const scopes = isRootClient(rootClient, clientId, clientSecret) ? SCOPES : (await authenticateOAuthClient(db.knex, keys, clientId, clientSecret))?.scopes.filter(isScope);
+    if (!scopes) throw apiError('authentication_failure');
+    const issuedAt = new Date();
+    return {
+      access_token: await issueApiToken(keys, scopes, OAUTH_TOKEN_TTL_MS, clientId),
+      token_type: 'Bearer',
+      expires_in: OAUTH_TOKEN_TTL_MS / 1000,
+      expires_at: naiveLocalIso(new Date(issuedAt.getTime() + OAUTH_TOKEN_TTL_MS)),
+    };
+  });
 
   // Fides 2.82+ takes `{name?, description?, scopes}`; earlier versions a bare array of scopes.
   app.post<{ Body: string[] | { name?: string; description?: string; scopes?: string[] } }>(
