@@ -10,12 +10,17 @@ const PRELOAD = path.resolve(here, 'rss-preload.js');
 
 export interface Measurement {
   ms: number;
+  /**
+   * CPU time of the process (user + system, all threads): on a machine loaded by other work it
+   * moves far less than the wall time, so compare it too.
+   */
+  cpuMs: number;
   rssMb: number;
   code: number | null;
   stdout: string;
 }
 
-/** Run a node script as its own process; wall time and peak RSS. Throws on an unexpected exit. */
+/** Run a node script as its own process; wall time, CPU time and peak RSS. Throws on an unexpected exit. */
 export function measureNode(script: string, args: string[], opts: { cwd: string; env: Record<string, string>; okCodes?: number[] }): Measurement {
   const rssFile = path.join(os.tmpdir(), `hookctl-bench-rss-${process.pid}-${Date.now()}`);
   const started = process.hrtime.bigint();
@@ -29,9 +34,9 @@ export function measureNode(script: string, args: string[], opts: { cwd: string;
   if (!(opts.okCodes ?? [0]).includes(r.status ?? -1)) {
     throw new Error(`${path.basename(script)} ${args.join(' ')} exited ${r.status}: ${r.stderr.slice(0, 2000)}`);
   }
-  const rssKb = fs.existsSync(rssFile) ? Number(fs.readFileSync(rssFile, 'utf8')) : NaN;
+  const usage = fs.existsSync(rssFile) ? (JSON.parse(fs.readFileSync(rssFile, 'utf8')) as { maxRssKb: number; cpuMs: number }) : { maxRssKb: NaN, cpuMs: NaN };
   fs.rmSync(rssFile, { force: true });
-  return { ms, rssMb: rssKb / 1024, code: r.status, stdout: r.stdout };
+  return { ms, cpuMs: usage.cpuMs, rssMb: usage.maxRssKb / 1024, code: r.status, stdout: r.stdout };
 }
 
 export function measureCli(args: string[], opts: { cwd: string; env: Record<string, string>; okCodes?: number[] }): Measurement {

@@ -4,11 +4,17 @@
  * heavy modules (database drivers, fastify, msw) lazily inside its action; only the command
  * being run is even imported, so that `hookctl validate` starts fast.
  */
+import module from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { addGlobalOptions } from './context.js';
 import { addExamplesAndExitCodes } from './help.js';
 import { hookctlVersion } from '../version.js';
+
+// Node >= 22.1 keeps the compiled code of the modules imported from here on (the command and its
+// dependencies) in a cache under the temporary folder, for the next start; Node 20 has no such
+// cache for ES modules, and there the call does not exist.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 type Register = (program: Command) => Command;
 
