@@ -10,7 +10,6 @@ COPY package.json package-lock.json tsconfig.json ./
 COPY schemas schemas
 COPY src src
 COPY harness harness
-COPY scripts scripts
 # npm ci builds dist/ (the prepare script); then keep only what runs.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 

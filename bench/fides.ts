@@ -12,11 +12,10 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { generateManifests, GENERATED_ENV } from './generate.js';
-import { CLI, table, type Measurement } from './measure.js';
+import { check, CLI, measureNodeAsync, table } from './measure.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const BASELINE = path.join(here, 'fides-baseline.js');
-const PRELOAD = path.join(here, 'rss-preload.js');
 const PARALLELISM = 8;
 
 export async function benchFides(policies = 500): Promise<string> {
@@ -38,7 +37,7 @@ export async function benchFides(policies = 500): Promise<string> {
     const rows: (string | number)[][] = [];
     const step = async (name: string, args: string[], okCodes?: number[]) => {
       proxy.reset();
-      const m = await measureAsync(CLI, [...args, '--parallelism', String(PARALLELISM)], { cwd: dir, env, okCodes });
+      const m = await measureNodeAsync(CLI, [...args, '--parallelism', String(PARALLELISM)], { cwd: dir, env, okCodes });
       const c = proxy.counts();
       rows.push([name, m.ms, String(c.gets), String(c.writes), String(c.puts), m.rssMb]);
       return { m, c };
@@ -51,7 +50,7 @@ export async function benchFides(policies = 500): Promise<string> {
     const changedLists = 2 * Math.ceil(policies / 100);
     const change = await step('1% change apply', ['apply', '--auto-approve', 'manifests']);
     proxy.reset();
-    const baseline = await measureAsync(BASELINE, [proxy.url, clientId, clientSecret, String(PARALLELISM)], { cwd: dir, env: {} });
+    const baseline = await measureNodeAsync(BASELINE, [proxy.url, clientId, clientSecret, String(PARALLELISM)], { cwd: dir, env: {} });
     const b = proxy.counts();
     rows.push(['baseline: fetch loop, same GETs', baseline.ms, String(b.gets), String(b.writes), String(b.puts), baseline.rssMb]);
     const peak = Math.max(...rows.slice(0, 4).map((r) => r[5] as number));
@@ -71,33 +70,6 @@ export async function benchFides(policies = 500): Promise<string> {
   }
 }
 
-/**
- * Like measure.ts's measureNode, but without blocking this process: the proxy the measured
- * process talks to runs here.
- */
-async function measureAsync(script: string, args: string[], opts: { cwd: string; env: Record<string, string>; okCodes?: number[] }): Promise<Measurement> {
-  const rssFile = path.join(os.tmpdir(), `hookctl-bench-rss-${process.pid}-${Date.now()}`);
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['--import', PRELOAD, script, ...args], {
-    cwd: opts.cwd,
-    env: { ...process.env, ...opts.env, BENCH_RSS_FILE: rssFile, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  if (!(opts.okCodes ?? [0]).includes(code ?? -1)) throw new Error(`${path.basename(script)} ${args.join(' ')} exited ${code}: ${stderr.slice(0, 2000)}`);
-  const rssKb = fs.existsSync(rssFile) ? Number(fs.readFileSync(rssFile, 'utf8')) : NaN;
-  fs.rmSync(rssFile, { force: true });
-  return { ms, rssMb: rssKb / 1024, code, stdout };
-}
-
-function check(name: string, ok: boolean, value: string): string {
-  return `${ok ? 'PASS' : 'MISS'}  ${name}: ${value}`;
-}
 
 async function startServe(dir: string, env: Record<string, string>): Promise<{ base: string; child: ReturnType<typeof spawn> }> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--log-level', 'error'], {

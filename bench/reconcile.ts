@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateManifests, GENERATED_ENV } from './generate.js';
-import { measureCli, measureNode, table } from './measure.js';
+import { check, measureCli, measureNode, table } from './measure.js';
 
 const BASELINE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'baseline-insert.js');
 
@@ -14,14 +14,15 @@ const QUICKSTART = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 export function benchStartup(runs = 10): string {
   const cwd = os.tmpdir();
   const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const validate = Array.from({ length: runs }, () => measureCli(['validate', QUICKSTART], { cwd, env: {} }).ms);
-  const bare = Array.from({ length: runs }, () => measureNode('-e', ['0'], { cwd, env: {} }).ms);
-  const m = median(validate);
+  const validateRuns = Array.from({ length: runs }, () => measureCli(['validate', QUICKSTART], { cwd, env: {} }));
+  const bareRuns = Array.from({ length: runs }, () => measureNode('-e', ['0'], { cwd, env: {} }));
+  const [validate, bare] = [validateRuns, bareRuns].map((ms) => ms.map((x) => x.ms));
+  const m = median(validate!);
   return [
-    `Start-up (${runs} runs each, wall ms)`,
-    table(['command', 'min', 'median', 'max'], [
-      ['node -e 0 (floor)', Math.min(...bare), median(bare), Math.max(...bare)],
-      ['hookctl validate examples/quickstart', Math.min(...validate), m, Math.max(...validate)],
+    `Start-up (${runs} runs each, wall ms; CPU: median CPU time of the process)`,
+    table(['command', 'min', 'median', 'max', 'CPU ms'], [
+      ['node -e 0 (floor)', Math.min(...bare!), median(bare!), Math.max(...bare!), median(bareRuns.map((x) => x.cpuMs))],
+      ['hookctl validate examples/quickstart', Math.min(...validate!), m, Math.max(...validate!), median(validateRuns.map((x) => x.cpuMs))],
     ]),
     check('validate quickstart median ≤ 150 ms', m <= 150, `${m.toFixed(0)} ms`),
   ].join('\n');
@@ -30,6 +31,7 @@ export function benchStartup(runs = 10): string {
 export function benchReconcile(sizes: number[]): string {
   const rows: (string | number)[][] = [];
   const noopPlan = new Map<number, number>();
+  const cpuRows: (string | number)[][] = [];
   const verdicts: string[] = [];
   for (const n of sizes) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `hookctl-bench-${n}-`));
@@ -51,6 +53,7 @@ export function benchReconcile(sizes: number[]): string {
     const peak = Math.max(...[validate, planEmpty, firstApply, plan0, apply0, change, changeApply].map((m) => m.rssMb));
     noopPlan.set(n, plan0.ms);
     rows.push([n, n * 20, validate.ms, planEmpty.ms, firstApply.ms, plan0.ms, apply0.ms, change.ms + changeApply.ms, baseline.ms, Number(baseline.stdout), firstApply.ms / baseline.ms, peak]);
+    cpuRows.push([n, firstApply.cpuMs, plan0.cpuMs, baseline.cpuMs, firstApply.cpuMs / baseline.cpuMs]);
     if (n === 2000) {
       verdicts.push(check('no-op plan ≤ 1000 ms', plan0.ms <= 1000, `${plan0.ms.toFixed(0)} ms`));
       verdicts.push(check('first apply ≤ 2× baseline process', firstApply.ms <= 2 * baseline.ms, `${(firstApply.ms / baseline.ms).toFixed(2)}×`));
@@ -68,10 +71,9 @@ export function benchReconcile(sizes: number[]): string {
       ['N policies', 'webhooks', 'validate', 'plan (empty)', 'first apply', 'no-op plan', 'no-op apply', '1% change plan+apply', 'baseline proc', 'baseline insert', 'apply/baseline', 'peak RSS MB'],
       rows,
     ),
+    'CPU time of the same processes (ms, user + system): steadier than wall time on a loaded machine',
+    table(['N policies', 'first apply CPU', 'no-op plan CPU', 'baseline proc CPU', 'apply/baseline CPU'], cpuRows),
     ...verdicts,
   ].join('\n');
 }
 
-function check(name: string, ok: boolean, value: string): string {
-  return `${ok ? 'PASS' : 'MISS'}  ${name}: ${value}`;
-}

@@ -9,7 +9,7 @@ import type { SimulationReport } from '../harness/runner.js';
 import { loadScenarios, type Answer, type Scenario } from '../harness/scenario.js';
 import { resolveSecretInput } from '../src/manifest/secrets.js';
 import type { DesiredState } from '../src/manifest/types.js';
-import { measureCli, table } from './measure.js';
+import { check, measureCli, table } from './measure.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCENARIOS = 'examples/scenarios';
@@ -91,6 +91,3 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-function check(name: string, ok: boolean, value: string): string {
-  return `${ok ? 'PASS' : 'MISS'}  ${name}: ${value}`;
-}

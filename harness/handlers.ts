@@ -30,24 +30,76 @@ export interface EndpointSimulation {
 }
 
 export function simulateEndpoints(scenario: Scenario, ctx: SimulationContext): EndpointSimulation {
-  const { journal, target } = ctx;
-  const pollIntervalMs = ctx.pollIntervalMs ?? 10;
-  const lifetime = new AbortController();
-  const callbackBase = target.callbackBase.replace(/\/+$/, '');
-  const pending = new Map<string, number>();
-  const callCounts = scenario.endpoints.map(() => 0);
+  const simulation = new ScenarioEndpoints(scenario, ctx);
+  return {
+    handlers: simulation.handlers(),
+    pendingResumes: (requestId) => simulation.pendingResumes(requestId),
+    dispose: () => simulation.dispose(),
+  };
+}
 
-  const answerDeclared = (index: number) => async ({ request }: { request: Request }): Promise<Response> => {
-    const endpoint = scenario.endpoints[index] as Endpoint;
+/**
+ * One scenario's endpoints: each call is journalled and answered with its endpoint's next step;
+ * an answer with `resume` then sends the resume callback in the background. All of it ends with
+ * `dispose` (the scenario's lifetime).
+ */
+class ScenarioEndpoints {
+  private readonly journal: Journal;
+  private readonly target: SimulationContext['target'];
+  private readonly pollIntervalMs: number;
+  private readonly lifetime = new AbortController();
+  private readonly callbackBase: string;
+  /** Resume callbacks scheduled or in flight, per privacy request. */
+  private readonly pending = new Map<string, number>();
+  /** Calls answered so far, per endpoint: the step of the next one. */
+  private readonly callCounts: number[];
+
+  constructor(
+    private readonly scenario: Scenario,
+    ctx: SimulationContext,
+  ) {
+    this.journal = ctx.journal;
+    this.target = ctx.target;
+    this.pollIntervalMs = ctx.pollIntervalMs ?? 10;
+    this.callbackBase = ctx.target.callbackBase.replace(/\/+$/, '');
+    this.callCounts = scenario.endpoints.map(() => 0);
+  }
+
+  /** In order: loopback passthrough, one handler per declared endpoint, the catch-all for undeclared ones. */
+  handlers(): HttpHandler[] {
+    const callbackBase = this.callbackBase;
+    const isCallback = ({ request }: { request: Request }) => request.url === callbackBase || request.url.startsWith(`${callbackBase}/`);
+    return [
+      // The resume endpoint is a real loopback server: let those calls through untouched.
+      http.all(isCallback, () => passthrough()),
+      ...this.scenario.endpoints.map((endpoint, index) => {
+        const url = normalizeUrl(endpoint.url);
+        const method = endpoint.method.toLowerCase() as Lowercase<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS'>;
+        return http[method](({ request }) => normalizeUrl(request.url) === url, ({ request }) => this.answerDeclared(index, request));
+      }),
+      http.all('*', ({ request }) => this.answerUndeclared(request)),
+    ];
+  }
+
+  pendingResumes(requestId: string): number {
+    return this.pending.get(requestId) ?? 0;
+  }
+
+  dispose(): void {
+    this.lifetime.abort();
+  }
+
+  private async answerDeclared(index: number, request: Request): Promise<Response> {
+    const endpoint = this.scenario.endpoints[index] as Endpoint;
     const seen = await describe(request);
     // Counted when journalled, so that step order follows journal order.
-    const n = callCounts[index] ?? 0;
-    callCounts[index] = n + 1;
+    const n = this.callCounts[index] ?? 0;
+    this.callCounts[index] = n + 1;
     const step = n < endpoint.times.length ? n : null;
     const answer = step === null ? endpoint.answer : (endpoint.times[step] as Answer);
-    const call = journal.recordCall({ ...seen, endpoint: index, step });
+    const call = this.journal.recordCall({ ...seen, endpoint: index, step });
     const started = Date.now();
-    const signal = AbortSignal.any([request.signal, lifetime.signal]);
+    const signal = AbortSignal.any([request.signal, this.lifetime.signal]);
     const delivered = await (answer.fault === 'timeout' ? untilAborted(signal) : sleep(answer.respond?.delay_ms ?? 0, signal));
     if (!delivered) {
       call.answer = answer.fault === 'timeout' ? 'fault: timeout' : `${answer.respond?.status} (not delivered)`;
@@ -55,31 +107,31 @@ export function simulateEndpoints(scenario: Scenario, ctx: SimulationContext): E
       return HttpResponse.error();
     }
     call.answer = answer.fault && answer.fault !== 'status' ? `fault: ${answer.fault}` : String(answer.respond?.status ?? 200);
-    if (answer.resume) scheduleResume(call, answer.resume);
+    if (answer.resume) this.scheduleResume(call, answer.resume);
     return respondWith(answer);
-  };
+  }
 
-  const answerUndeclared = async ({ request }: { request: Request }): Promise<Response> => {
-    const call = journal.recordCall({ ...(await describe(request)), endpoint: null, step: null });
+  private async answerUndeclared(request: Request): Promise<Response> {
+    const call = this.journal.recordCall({ ...(await describe(request)), endpoint: null, step: null });
     call.answer = 'undeclared';
     // Strict: fail the call like an unreachable host. Otherwise keep the request going with `{}`.
-    return scenario.strict ? HttpResponse.error() : HttpResponse.json({});
-  };
+    return this.scenario.strict ? HttpResponse.error() : HttpResponse.json({});
+  }
 
-  const scheduleResume = (call: JournalCall, spec: ResumeSpec): void => {
+  private scheduleResume(call: JournalCall, spec: ResumeSpec): void {
     const id = call.privacy_request_id;
-    if (id !== null) pending.set(id, (pending.get(id) ?? 0) + 1);
+    if (id !== null) this.pending.set(id, (this.pending.get(id) ?? 0) + 1);
     const done = (result: JournalResumeResult) =>
-      journal.recordResume({ call_seq: call.seq, privacy_request_id: id, token: spec.token, elapsed_ms: journal.elapsed(), ...result });
-    void sendResume(call, spec)
+      this.journal.recordResume({ call_seq: call.seq, privacy_request_id: id, token: spec.token, elapsed_ms: this.journal.elapsed(), ...result });
+    void this.sendResume(call, spec)
       .then(done, (error: unknown) =>
-        done({ status: null, body: null, first: null, error: lifetime.signal.aborted ? 'not sent: the scenario ended first' : errorText(error) }))
+        done({ status: null, body: null, first: null, error: this.lifetime.signal.aborted ? 'not sent: the scenario ended first' : errorText(error) }))
       .finally(() => {
-        if (id !== null) pending.set(id, (pending.get(id) ?? 1) - 1);
+        if (id !== null) this.pending.set(id, (this.pending.get(id) ?? 1) - 1);
       });
-  };
+  }
 
-  const sendResume = async (call: JournalCall, spec: ResumeSpec): Promise<JournalResumeResult> => {
+  private async sendResume(call: JournalCall, spec: ResumeSpec): Promise<JournalResumeResult> {
     const replyTo = call.headers['reply-to'];
     const token = call.headers['reply-to-token'];
     if (!replyTo || !token) {
@@ -88,46 +140,28 @@ export function simulateEndpoints(scenario: Scenario, ctx: SimulationContext): E
     let bearer = token;
     if (spec.token === 'tampered') bearer = tamperToken(token);
     if (spec.token === 'expired') {
-      if (!target.mintExpiredToken) {
+      if (!this.target.mintExpiredToken) {
         return { status: null, body: null, first: null, error: "an expired token needs the engine's key: only hookctl simulate can make one" };
       }
-      bearer = await target.mintExpiredToken(token);
+      bearer = await this.target.mintExpiredToken(token);
     }
-    if (!(await sleep(spec.after_ms, lifetime.signal))) throw new Error('disposed');
-    if (call.privacy_request_id !== null) await untilStopped(call.privacy_request_id);
-    const post = () => postResume(`${callbackBase}${replyTo}`, bearer, spec.body, lifetime.signal);
+    if (!(await sleep(spec.after_ms, this.lifetime.signal))) throw new Error('disposed');
+    if (call.privacy_request_id !== null) await this.untilStopped(call.privacy_request_id);
+    const post = () => postResume(`${this.callbackBase}${replyTo}`, bearer, spec.body, this.lifetime.signal);
     // reuse: resume once with the token, then again with the same one; the second answer counts.
     const first = spec.token === 'reuse' ? await post() : null;
     return { ...(await post()), first, error: null };
-  };
+  }
 
   /** A resume is only meaningful once the engine has acted on the answer (paused, or finished). */
-  const untilStopped = async (requestId: string): Promise<void> => {
-    if (!target.get) return;
+  private async untilStopped(requestId: string): Promise<void> {
+    if (!this.target.get) return;
     for (;;) {
-      const { status } = await target.get(requestId);
+      const { status } = await this.target.get(requestId);
       if (status !== 'pending' && status !== 'in_processing') return;
-      if (!(await sleep(pollIntervalMs, lifetime.signal))) throw new Error('disposed');
+      if (!(await sleep(this.pollIntervalMs, this.lifetime.signal))) throw new Error('disposed');
     }
-  };
-
-  const isCallback = ({ request }: { request: Request }) => request.url === callbackBase || request.url.startsWith(`${callbackBase}/`);
-  const handlers: HttpHandler[] = [
-    // The resume endpoint is a real loopback server: let those calls through untouched.
-    http.all(isCallback, () => passthrough()),
-    ...scenario.endpoints.map((endpoint, index) => {
-      const url = normalizeUrl(endpoint.url);
-      const method = endpoint.method.toLowerCase() as Lowercase<'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS'>;
-      return http[method](({ request }) => normalizeUrl(request.url) === url, answerDeclared(index));
-    }),
-    http.all('*', answerUndeclared),
-  ];
-
-  return {
-    handlers,
-    pendingResumes: (requestId) => pending.get(requestId) ?? 0,
-    dispose: () => lifetime.abort(),
-  };
+  }
 }
 
 type JournalResumeResult = { status: number | null; body: unknown; first: { status: number; body: unknown } | null; error: string | null };

@@ -1,39 +1,73 @@
 #!/usr/bin/env node
 /**
  * hookctl's entry point: wiring only. Each command lives in its own file and imports its
- * heavy modules (database drivers, fastify, msw) lazily inside its action, so that
- * `hookctl validate` starts fast.
+ * heavy modules (database drivers, fastify, msw) lazily inside its action; only the command
+ * being run is even imported, so that `hookctl validate` starts fast.
  */
+import module from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
 import { addGlobalOptions } from './context.js';
 import { addExamplesAndExitCodes } from './help.js';
 import { hookctlVersion } from '../version.js';
-import { registerValidate } from './validate.js';
-import { registerPlan } from './plan.js';
-import { registerApply } from './apply.js';
-import { registerShow } from './show.js';
-import { registerExport } from './export.js';
-import { registerHistory } from './history.js';
-import { registerRun } from './run.js';
-import { registerServe } from './serve.js';
-import { registerToken } from './token.js';
-import { registerSimulate } from './simulate.js';
-import { registerMock } from './mock.js';
-import { registerFmt } from './fmt.js';
 
-const program = new Command('hookctl')
-  .description('GitOps for privacy-request policy webhooks')
-  .version(hookctlVersion(), '--version')
-  .showHelpAfterError('(run hookctl --help for usage)')
-  .exitOverride();
-addGlobalOptions(program);
+// Node >= 22.1 keeps the compiled code of the modules imported from here on (the command and its
+// dependencies) in a cache under the temporary folder, for the next start; Node 20 has no such
+// cache for ES modules, and there the call does not exist.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
-for (const register of [registerValidate, registerFmt, registerPlan, registerApply, registerShow, registerExport, registerHistory, registerServe, registerToken, registerRun, registerSimulate, registerMock]) {
-  const cmd = register(program);
-  addGlobalOptions(cmd).exitOverride();
+type Register = (program: Command) => Command;
+
+/** Every command, in the order `hookctl --help` lists them. */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  validate: async () => (await import('./validate.js')).registerValidate,
+  fmt: async () => (await import('./fmt.js')).registerFmt,
+  plan: async () => (await import('./plan.js')).registerPlan,
+  apply: async () => (await import('./apply.js')).registerApply,
+  show: async () => (await import('./show.js')).registerShow,
+  export: async () => (await import('./export.js')).registerExport,
+  history: async () => (await import('./history.js')).registerHistory,
+  serve: async () => (await import('./serve.js')).registerServe,
+  token: async () => (await import('./token.js')).registerToken,
+  run: async () => (await import('./run.js')).registerRun,
+  simulate: async () => (await import('./simulate.js')).registerSimulate,
+  mock: async () => (await import('./mock.js')).registerMock,
+};
+
+/** Global options that take a value as the next argument (see addGlobalOptions). */
+const GLOBAL_OPTIONS_WITH_VALUE = new Set(['--database-url', '--secrets-dir']);
+
+/**
+ * The command named on the command line: the first argument that is neither an option nor a
+ * global option's value, if it is a command. Otherwise (help, a version, a typo) every command is
+ * registered, so that help lists them all and a typo gets its suggestion.
+ */
+function commandNamed(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return undefined;
+    if (arg.startsWith('-')) {
+      if (GLOBAL_OPTIONS_WITH_VALUE.has(arg)) i++;
+      continue;
+    }
+    return Object.hasOwn(COMMANDS, arg) ? arg : undefined;
+  }
+  return undefined;
 }
-addExamplesAndExitCodes(program);
+
+async function buildProgram(args: readonly string[]): Promise<Command> {
+  const program = new Command('hookctl')
+    .description('GitOps for privacy-request policy webhooks')
+    .version(hookctlVersion(), '--version')
+    .showHelpAfterError('(run hookctl --help for usage)')
+    .exitOverride();
+  addGlobalOptions(program);
+  const named = commandNamed(args);
+  const registers = await Promise.all((named ? [named] : Object.keys(COMMANDS)).map((name) => COMMANDS[name]!()));
+  for (const register of registers) addGlobalOptions(register(program)).exitOverride();
+  addExamplesAndExitCodes(program);
+  return program;
+}
 
 function reportAndExit(err: unknown): never {
   const debug = process.argv.includes('--debug');
@@ -71,6 +105,7 @@ function describeEnvironmentError(e: { code?: unknown; syscall?: unknown; severi
 }
 
 try {
+  const program = await buildProgram(process.argv.slice(2));
   await program.parseAsync(process.argv);
 } catch (err) {
   reportAndExit(err);

@@ -31,7 +31,7 @@ interface Wording {
 const loadCommonJs = createRequire(import.meta.url);
 
 /**
- * The ajv options of every schema check, at build time (scripts/precompile-schemas) and at run
+ * The ajv options of every schema check, at build time (src/manifest/precompile-schemas.ts) and at run
  * time alike. No meta-schema validation at run time (it costs more than the compile): schemas
  * ship with hookctl and strict mode plus their tests catch mistakes in them. strictTypes off: the
  * no-NUL rule is a bare `pattern`, applied to whatever strings it is put on.

@@ -49,7 +49,7 @@ export function computePlan(input: DiffInput): Plan {
   planUnmanaged(input, parts);
   planWebhookLists(input, parts);
   refuseDanglingConnections(input.stored, input.desired, parts.writes.delete_connections, new Set(parts.writes.delete_policies));
-  for (const c of parts.changes) if (provenance.drifted.has(resourceId(c))) c.drift = true;
+  if (provenance.drifted.size > 0) for (const c of parts.changes) if (provenance.drifted.has(resourceId(c))) c.drift = true;
 
   const fingerprints: Plan['secret_fingerprints'] = {};
   const refs: Plan['secret_refs'] = {};

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
-import { SCHEMA_CHECK_OPTIONS, SCHEMA_VOCABULARY, schemaDigest } from '../src/manifest/schema-check.js';
+import { SCHEMA_CHECK_OPTIONS, SCHEMA_VOCABULARY, schemaDigest } from './schema-check.js';
 
-const schemasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../schemas');
+const schemasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schemas');
 for (const name of ['manifest', 'scenario']) {
   const schema = JSON.parse(fs.readFileSync(path.join(schemasDir, `${name}.schema.json`), 'utf8')) as object;
   const ajv = new Ajv({ ...SCHEMA_CHECK_OPTIONS, code: { source: true } });
