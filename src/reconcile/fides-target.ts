@@ -63,8 +63,16 @@ export async function readFidesForExport(q: Knex, keys: Keys, client: FidesClien
 }
 
 async function readTarget(q: Knex | Knex.Transaction, keys: Keys, client: FidesClient): Promise<LiveState> {
-  const [records, serial] = await Promise.all([readTargetResources(q, client.target), targetSerial(q, client.target)]);
-  return readLive(client, keys, serial, records);
+  const records = await readTargetResources(q, client.target);
+  const serial = await targetSerial(q, client.target);
+  const stateId = await bookkeepingId(q);
+  return readLive(client, keys, { serial, stateId }, records);
+}
+
+/** The id of the state database that holds the bookkeeping: saved plans are bound to it as well. */
+async function bookkeepingId(q: Knex | Knex.Transaction): Promise<string> {
+  const row = (await q('hookctl_meta').where({ name: 'state_id' }).first('value')) as { value: string } | undefined;
+  return row?.value ?? '';
 }
 
 function planAgainst(desired: DesiredState, resolved: ResolvedSecrets, live: LiveState, prune: boolean): Plan {
@@ -147,6 +155,13 @@ export async function applySavedFidesPlan(
     opts.lockTimeoutMs,
     async (trx) => {
       const live = await readTarget(trx, keys, client);
+      if (live.stored.state_id !== plan.state_id) {
+        throw new HookctlError(
+          `saved plan was made with another bookkeeping database (${plan.state_id}; this one is ${live.stored.state_id})`,
+          ExitCode.stalePlan,
+          'plan with this --database-url: hookctl plan --fides-url … --out FILE',
+        );
+      }
       const moved = Object.entries(plan.fides!.live_digests).filter(([id, d]) => (live.digests.get(id) ?? null) !== d);
       if (moved.length > 0) {
         throw new HookctlError(
