@@ -203,9 +203,9 @@ async function carryOut(trx: Knex.Transaction, client: FidesClient, plan: Plan, 
         done.push(...step.changes);
       }
     } catch (err) {
-      if (!(err instanceof HookctlError)) throw err;
+      // Whatever the failure, what was done is recorded below, so the next plan starts from it.
       failed = true;
-      reports.push({ status: 'failed', what: step.what, message: err instanceof FidesCallError ? `${err.status}: ${err.serverMessage}` : err.message });
+      reports.push({ status: 'failed', what: step.what, message: err instanceof FidesCallError ? `${err.status}: ${err.serverMessage}` : (err as Error).message });
     }
   }
   const serial = await appendTargetRevision(trx, client.target, {

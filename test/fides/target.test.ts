@@ -165,6 +165,22 @@ describe.each(TARGET_STARTERS)('Fides target: $name', ({ start }) => {
     expect((await hookctl(['plan', '--detailed-exitcode', 'hooks.yaml'])).code).toBe(0);
   });
 
+  it('a server whose /health has no version is fidesops 1.x: policy paths under /api/v1/policy, and the plan says it cannot delete policies', async () => {
+    fresh('p_ops');
+    fs.writeFileSync(path.join(work, 'gone.yaml'), 'policy:\n  - key: p_ops_gone\n    name: Ops gone\n');
+    expect((await hookctl(['apply', '--auto-approve', '.'])).code).toBe(0);
+    fs.rmSync(path.join(work, 'gone.yaml'));
+    target.resetCalls();
+    target.fail({ method: 'GET', path: '/health', status: 200, body: '{"webserver":"healthy","database":"healthy","cache":"healthy"}', times: 1 });
+    const plan = await hookctl(['plan', '--prune', '.']);
+    expect(plan.code).toBe(0);
+    expect(plan.stderr).toContain('runs fidesops, which cannot delete policies (DELETE came in 2.80): p_ops_gone will be emptied and kept');
+    const paths = target.calls().map((c) => c.path);
+    expect(paths).toContain('/api/v1/policy');
+    expect(paths).toContain('/api/v1/policy/p_ops/webhook/pre_execution');
+    expect(paths.some((p) => p.startsWith('/api/v1/dsr/'))).toBe(false);
+  });
+
   it('a failed item inside a 200 is a failure', async () => {
     fresh('p_failed_item');
     target.fail({ method: 'PATCH', path: '/api/v1/dsr/policy', status: 200, body: '{"succeeded":[],"failed":[{"message":"Policy name already in use","data":{}}]}' });
