@@ -51,7 +51,7 @@ export function registerPlan(program: Command): Command {
       else process.stdout.write(`${renderPlan(plan, painter(g.color))}\n`);
       if (opts.out) {
         writePlanFile(opts.out, plan, process.cwd(), keys);
-        process.stderr.write(`Saved the plan to ${opts.out}. Apply exactly this plan with: hookctl apply --plan ${opts.out}\n`);
+        process.stderr.write(`Saved the plan to ${opts.out}. Apply exactly this plan with: hookctl apply --plan ${opts.out}${fides ? ` --fides-url ${fides.target}` : ''}\n`);
       }
       if (opts.detailedExitcode && plan.changes.length > 0) process.exitCode = ExitCode.changes;
     },

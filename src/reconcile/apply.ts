@@ -82,6 +82,9 @@ export async function applyManifests(db: Database, keys: Keys, desired: DesiredS
 }
 
 export async function applySavedPlan(db: Database, keys: Keys, plan: Plan, opts: ApplyOptions): Promise<ApplyResult> {
+  if (plan.fides) {
+    throw new HookctlError(`saved plan was made against the Fides server ${plan.fides.target}, not this state`, ExitCode.stalePlan, `apply it there: hookctl apply --plan FILE --fides-url ${plan.fides.target}`);
+  }
   // Secrets are re-resolved now: the plan holds only refs and fingerprints.
   const resolved = resolveSavedPlanSecrets(plan, keys, opts);
   return withStateLock(db, opts.lockTimeoutMs, async (trx) => {

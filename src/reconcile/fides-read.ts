@@ -58,7 +58,7 @@ export interface LiveState {
 }
 
 /** Reads the server: connections, policies, then both lists of every policy, `parallelism` calls at a time. */
-export async function readLive(client: FidesClient, keys: Keys, serial: number, records: Map<string, TargetResource>): Promise<LiveState> {
+export async function readLive(client: FidesClient, keys: Keys, bookkeeping: { serial: number; stateId: string }, records: Map<string, TargetResource>): Promise<LiveState> {
   const version = await client.serverVersion();
   const policyPrefix = await client.policyPrefix();
   const [allConnections, livePolicies] = await Promise.all([
@@ -127,7 +127,7 @@ export async function readLive(client: FidesClient, keys: Keys, serial: number, 
       ),
     );
   }
-  const stored: StoredState = { serial, state_id: client.target, connections, policies, webhooks };
+  const stored: StoredState = { serial: bookkeeping.serial, state_id: bookkeeping.stateId, connections, policies, webhooks };
   const digests = liveDigests(stored);
   return { target: client.target, version, policyPrefix, stored, policies: policyByKey, clearUrls, digests, provenance: driftOf(keys, digests, records, clearUrls) };
 }

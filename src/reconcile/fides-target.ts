@@ -64,8 +64,16 @@ export async function readFidesForExport(q: Knex, keys: Keys, client: FidesClien
 }
 
 async function readTarget(q: Knex | Knex.Transaction, keys: Keys, client: FidesClient): Promise<LiveState> {
-  const [records, serial] = await Promise.all([readTargetResources(q, client.target), targetSerial(q, client.target)]);
-  return readLive(client, keys, serial, records);
+  const records = await readTargetResources(q, client.target);
+  const serial = await targetSerial(q, client.target);
+  const stateId = await bookkeepingId(q);
+  return readLive(client, keys, { serial, stateId }, records);
+}
+
+/** The id of the state database that holds the bookkeeping: saved plans are bound to it as well. */
+async function bookkeepingId(q: Knex | Knex.Transaction): Promise<string> {
+  const row = (await q('hookctl_meta').where({ name: 'state_id' }).first('value')) as { value: string } | undefined;
+  return row?.value ?? '';
 }
 
 function planAgainst(desired: DesiredState, resolved: ResolvedSecrets, live: LiveState, prune: boolean): Plan {
@@ -148,6 +156,13 @@ export async function applySavedFidesPlan(
     opts.lockTimeoutMs,
     async (trx) => {
       const live = await readTarget(trx, keys, client);
+      if (live.stored.state_id !== plan.state_id) {
+        throw new HookctlError(
+          `saved plan was made with another bookkeeping database (${plan.state_id}; this one is ${live.stored.state_id})`,
+          ExitCode.stalePlan,
+          'plan with this --database-url: hookctl plan --fides-url … --out FILE',
+        );
+      }
       const moved = Object.entries(plan.fides!.live_digests).filter(([id, d]) => (live.digests.get(id) ?? null) !== d);
       if (moved.length > 0) {
         throw new HookctlError(
@@ -189,9 +204,9 @@ async function carryOut(trx: Knex.Transaction, client: FidesClient, plan: Plan, 
         done.push(...step.changes);
       }
     } catch (err) {
-      if (!(err instanceof HookctlError)) throw err;
+      // Whatever the failure, what was done is recorded below, so the next plan starts from it.
       failed = true;
-      reports.push({ status: 'failed', what: step.what, message: err instanceof FidesCallError ? `${err.status}: ${err.serverMessage}` : err.message });
+      reports.push({ status: 'failed', what: step.what, message: err instanceof FidesCallError ? `${err.status}: ${err.serverMessage}` : (err as Error).message });
     }
   }
   const serial = await appendTargetRevision(trx, client.target, {

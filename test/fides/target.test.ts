@@ -34,7 +34,7 @@ function manifest(id: string, opts: { policyName?: string; pre?: string[]; post?
 }
 
 const WRITES = new Set(['PUT', 'PATCH', 'DELETE', 'POST']);
-const writesIn = (calls: { method: string; path: string }[]) => calls.filter((c) => WRITES.has(c.method) && c.path !== '/api/v1/oauth/token');
+const writesIn = (calls: { method: string; path: string; status: number }[]) => calls.filter((c) => WRITES.has(c.method) && c.path !== '/api/v1/oauth/token');
 
 describe.each(TARGET_STARTERS)('Fides target: $name', ({ start }) => {
   let target: FidesTestTarget;
@@ -131,6 +131,56 @@ describe.each(TARGET_STARTERS)('Fides target: $name', ({ start }) => {
     expect((await hookctl(['plan', '--detailed-exitcode', 'hooks.yaml'])).code).toBe(0);
   });
 
+  it('a webhook key moving between lists, and a key renamed under the same name, apply in an order the server accepts', async () => {
+    const yaml = (aPre: string[], bPre: string[], aPost: string) =>
+      [
+        'connection:',
+        '  - { key: conn_p_order, name: Hooks, connection_type: https, secrets: { url: "https://hooks.example.com/privacy", authorization: { env: HOOK_AUTH } } }',
+        'policy:',
+        '  - key: p_order_a',
+        '    name: Order A',
+        `    pre_execution_webhooks: [${aPre.map((k) => `{ key: ${k}, name: ${k} name, connection_config_key: conn_p_order, direction: one_way }`).join(', ')}]`,
+        `    post_execution_webhooks: [{ key: ${aPost}, name: the audit hook, connection_config_key: conn_p_order, direction: one_way }]`,
+        '  - key: p_order_b',
+        '    name: Order B',
+        `    pre_execution_webhooks: [${bPre.map((k) => `{ key: ${k}, name: ${k} name, connection_config_key: conn_p_order, direction: one_way }`).join(', ')}]`,
+        '',
+      ].join('\n');
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'hookctl-fides-order-'));
+    fs.writeFileSync(path.join(work, 'hooks.yaml'), yaml(['ord_x', 'ord_y'], ['ord_z'], 'ord_audit_1'));
+    expect((await hookctl(['apply', '--auto-approve', 'hooks.yaml'])).code).toBe(0);
+
+    fs.writeFileSync(path.join(work, 'hooks.yaml'), yaml(['ord_y'], ['ord_z', 'ord_x'], 'ord_audit_2'));
+    target.resetCalls();
+    const res = await hookctl(['apply', '--auto-approve', 'hooks.yaml']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const puts = writesIn(target.calls()).map((c) => `${c.method} ${c.path} ${c.status}`);
+    expect(puts).toEqual([
+      'PUT /api/v1/dsr/policy/p_order_a/webhook/pre_execution 200',
+      'PUT /api/v1/dsr/policy/p_order_b/webhook/pre_execution 200',
+      'PUT /api/v1/dsr/policy/p_order_a/webhook/post_execution 200',
+      'PUT /api/v1/dsr/policy/p_order_a/webhook/post_execution 200',
+    ]);
+    expect((await hookctl(['plan', '--detailed-exitcode', 'hooks.yaml'])).code).toBe(0);
+  });
+
+  it('a server whose /health has no version is fidesops 1.x: policy paths under /api/v1/policy, and the plan says it cannot delete policies', async () => {
+    fresh('p_ops');
+    fs.writeFileSync(path.join(work, 'gone.yaml'), 'policy:\n  - key: p_ops_gone\n    name: Ops gone\n');
+    expect((await hookctl(['apply', '--auto-approve', '.'])).code).toBe(0);
+    fs.rmSync(path.join(work, 'gone.yaml'));
+    target.resetCalls();
+    target.fail({ method: 'GET', path: '/health', status: 200, body: '{"webserver":"healthy","database":"healthy","cache":"healthy"}', times: 1 });
+    const plan = await hookctl(['plan', '--prune', '.']);
+    expect(plan.code).toBe(0);
+    expect(plan.stderr).toContain('runs fidesops, which cannot delete policies (DELETE came in 2.80): p_ops_gone will be emptied and kept');
+    const paths = target.calls().map((c) => c.path);
+    expect(paths).toContain('/api/v1/policy');
+    expect(paths).toContain('/api/v1/policy/p_ops/webhook/pre_execution');
+    expect(paths.some((p) => p.startsWith('/api/v1/dsr/'))).toBe(false);
+  });
+
   it('a failed item inside a 200 is a failure', async () => {
     fresh('p_failed_item');
     target.fail({ method: 'PATCH', path: '/api/v1/dsr/policy', status: 200, body: '{"succeeded":[],"failed":[{"message":"Policy name already in use","data":{}}]}' });
@@ -222,22 +272,33 @@ describe.each(TARGET_STARTERS)('Fides target: $name', ({ start }) => {
 
   it('a saved plan is bound to its target and the live resources it changes (exit 6)', async () => {
     fresh('p_saved');
+    expect((await hookctl(['apply', '--auto-approve', 'hooks.yaml'])).code).toBe(0);
+    fs.writeFileSync(path.join(work, 'hooks.yaml'), manifest('p_saved', { policyName: 'Renamed in git' }));
     expect((await hookctl(['plan', 'hooks.yaml', '--out', 'plan.json'])).code).toBe(0);
     const other = await runCli(['apply', '--plan', 'plan.json', '--fides-url', target.url.replace('127.0.0.1', 'localhost')], { cwd: work, env: env() });
     expect(other.code).toBe(6);
-    expect(other.stderr).toContain('saved plan was made against');
+    expect(other.stderr).toContain(`saved plan was made against ${target.url}, not`);
+    const local = await runCli(['apply', '--plan', 'plan.json'], { cwd: work, env: env() });
+    expect(local.code).toBe(6);
+    expect(local.stderr).toContain(`saved plan was made against the Fides server ${target.url}`);
 
-    // The policy appears on the server meanwhile.
+    // The policy is renamed on the server meanwhile.
     const token = await apiToken(target);
-    await fetch(`${target.url}/api/v1/dsr/policy`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify([{ key: 'p_saved', name: 'Made by hand' }]) });
+    const patch = await fetch(`${target.url}/api/v1/dsr/policy`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify([{ key: 'p_saved', name: 'Renamed by hand' }]),
+    });
+    expect(patch.status).toBe(200);
     const stale = await hookctl(['apply', '--plan', 'plan.json']);
     expect(stale.code).toBe(6);
+    expect(stale.stderr).toContain('changed on');
     expect(stale.stderr).toContain('policy/p_saved');
 
     expect((await hookctl(['plan', 'hooks.yaml', '--out', 'plan.json'])).code).toBe(0);
     const applied = await hookctl(['apply', '--plan', 'plan.json']);
     expect(applied.code).toBe(0);
-    expect(applied.stdout).toContain('Apply complete!');
+    expect(applied.stdout).toContain('Apply complete! 0 added, 1 changed');
   });
 
   it('a policy the server refuses to delete (409) is kept, not a failure, and is no longer managed', async () => {
@@ -297,6 +358,8 @@ describe.each(TARGET_STARTERS)('Fides target, on both bookkeeping backends: $nam
 
   it.each(['sqlite', 'postgres'] as const)('concurrent applies from two processes sharing %s bookkeeping are serialized', async (kind) => {
     const backend = dbs.backends.find((b) => b.name === kind)!;
+    // The state exists before the trials: this test is about applies, not about opening a new state.
+    expect((await runCli(['token', 'create', '--scopes', 'webhook:read'], { cwd: backend.dir, env: env(backend) })).code).toBe(0);
     for (let trial = 0; trial < 6; trial++) {
       fs.writeFileSync(path.join(backend.dir, 'hooks.yaml'), manifest(`p_conc_${kind}_${trial}`));
       target.resetCalls();
