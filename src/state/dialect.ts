@@ -9,6 +9,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Database, Dialect } from './database.js';
+import type { RequestRow } from './request-types.js';
 
 export interface SqlDialect {
   readonly name: Dialect;
@@ -30,6 +31,12 @@ export interface SqlDialect {
    * this process, while an OS crash or power loss may lose the last such commits.
    */
   withAsyncCommit<T>(knex: Knex, fn: (trx: Knex) => Promise<T>): Promise<T>;
+  /**
+   * `update` (an UPDATE of privacy_requests, without RETURNING), then `andThen` with the rows it
+   * updated, in one transaction committed as by withAsyncCommit. Returns the updated rows with
+   * the configuration serial of that moment (`config_serial`).
+   */
+  asyncCommitUpdate(knex: Knex, update: { sql: string; bindings: unknown[] }, andThen: (trx: Knex, rows: RequestRow[]) => Promise<void>): Promise<RequestRow[]>;
   /** `fn` in one transaction holding the lock of opening (migrating) the state. */
   withMigrationLock(knex: Knex, fn: (q: Knex) => Promise<void>): Promise<void>;
   /**
@@ -60,6 +67,8 @@ const MIGRATION_LOCK_KEY = 0x686f6f6d;
 export const STATE_LOCK_KEY = 0x686f6f6b;
 /** knex prints its warnings to stdout, where they would corrupt --json output. */
 const QUIET_LOG = { warn() {}, deprecate() {}, debug() {}, error() {} };
+/** The configuration serial, as a column of a statement's result. */
+const CONFIG_SERIAL = `(SELECT CAST(value AS INTEGER) FROM hookctl_meta WHERE name = 'serial') AS config_serial`;
 /** The PostgreSQL row of the write lock's holder in hookctl_meta. */
 const HOLDER_ROW = 'lock_holder';
 
@@ -114,6 +123,13 @@ const sqlite: SqlDialect = {
       await pragma('FULL');
       await knex.client.releaseConnection(conn);
     }
+  },
+  asyncCommitUpdate(knex, update, andThen) {
+    return sqlite.withAsyncCommit(knex, async (trx) => {
+      const rows = (await trx.raw(`${update.sql} RETURNING *, ${CONFIG_SERIAL}`, update.bindings as Knex.RawBinding[])) as RequestRow[];
+      await andThen(trx, rows);
+      return rows;
+    });
   },
   async withMigrationLock(knex, fn) {
     // knex BEGINs SQLite transactions DEFERRED, which takes no lock until the first write; the
@@ -175,6 +191,16 @@ const postgres: SqlDialect = {
       // wal_writer_delay, and a crash of the server loses at most those commits, never consistency.
       await trx.raw('SET LOCAL synchronous_commit = off');
       return fn(trx);
+    }),
+  asyncCommitUpdate: (knex, update, andThen) =>
+    knex.transaction(async (trx) => {
+      // set_config(…, true) as the update's own column: SET LOCAL without a round trip of its
+      // own (the only statement that matters runs it: with no row updated, nothing is written).
+      const sql = `${update.sql} RETURNING *, ${CONFIG_SERIAL}, set_config('synchronous_commit', 'off', true) AS async_commit`;
+      const { rows } = (await trx.raw(sql, update.bindings as Knex.RawBinding[])) as { rows: (RequestRow & { async_commit?: string })[] };
+      const updated = rows.map(({ async_commit: _setting, ...row }) => row);
+      await andThen(trx, updated);
+      return updated;
     }),
   withMigrationLock: (knex, fn) =>
     knex.transaction(async (trx) => {
