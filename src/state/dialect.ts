@@ -37,6 +37,11 @@ export interface SqlDialect {
    * the configuration serial of that moment (`config_serial`).
    */
   asyncCommitUpdate(knex: Knex, update: { sql: string; bindings: unknown[] }, andThen: (trx: Knex, rows: RequestRow[]) => Promise<void>): Promise<RequestRow[]>;
+  /**
+   * A column for the RETURNING of a lone statement that makes its own transaction commit
+   * asynchronously, at no extra round trip; null where no statement can (SQLite).
+   */
+  readonly asyncCommitColumn: string | null;
   /** `fn` in one transaction holding the lock of opening (migrating) the state. */
   withMigrationLock(knex: Knex, fn: (q: Knex) => Promise<void>): Promise<void>;
   /**
@@ -69,6 +74,17 @@ export const STATE_LOCK_KEY = 0x686f6f6b;
 const QUIET_LOG = { warn() {}, deprecate() {}, debug() {}, error() {} };
 /** The configuration serial, as a column of a statement's result. */
 const CONFIG_SERIAL = `(SELECT CAST(value AS INTEGER) FROM hookctl_meta WHERE name = 'serial') AS config_serial`;
+/**
+ * PostgreSQL: a result column whose evaluation makes the current transaction (a lone
+ * statement's own) commit without waiting for its WAL record to be flushed, as SET LOCAL would.
+ */
+const PG_ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true) AS async_commit`;
+
+/** Rows without the column of PG_ASYNC_COMMIT. */
+export function withoutAsyncCommit<T extends object>(rows: (T & { async_commit?: unknown })[]): T[] {
+  return rows.map(({ async_commit: _setting, ...row }) => row as T);
+}
+
 /** The PostgreSQL row of the write lock's holder in hookctl_meta. */
 const HOLDER_ROW = 'lock_holder';
 
@@ -124,6 +140,7 @@ const sqlite: SqlDialect = {
       await knex.client.releaseConnection(conn);
     }
   },
+  asyncCommitColumn: null,
   asyncCommitUpdate(knex, update, andThen) {
     return sqlite.withAsyncCommit(knex, async (trx) => {
       const rows = (await trx.raw(`${update.sql} RETURNING *, ${CONFIG_SERIAL}`, update.bindings as Knex.RawBinding[])) as RequestRow[];
@@ -194,14 +211,15 @@ const postgres: SqlDialect = {
     }),
   asyncCommitUpdate: (knex, update, andThen) =>
     knex.transaction(async (trx) => {
-      // set_config(…, true) as the update's own column: SET LOCAL without a round trip of its
-      // own (the only statement that matters runs it: with no row updated, nothing is written).
-      const sql = `${update.sql} RETURNING *, ${CONFIG_SERIAL}, set_config('synchronous_commit', 'off', true) AS async_commit`;
-      const { rows } = (await trx.raw(sql, update.bindings as Knex.RawBinding[])) as { rows: (RequestRow & { async_commit?: string })[] };
-      const updated = rows.map(({ async_commit: _setting, ...row }) => row);
+      // The update runs set_config: SET LOCAL without a round trip of its own (with no row
+      // updated it runs nowhere, and nothing is written).
+      const sql = `${update.sql} RETURNING *, ${CONFIG_SERIAL}, ${PG_ASYNC_COMMIT}`;
+      const { rows } = (await trx.raw(sql, update.bindings as Knex.RawBinding[])) as { rows: RequestRow[] };
+      const updated = withoutAsyncCommit(rows);
       await andThen(trx, updated);
       return updated;
     }),
+  asyncCommitColumn: PG_ASYNC_COMMIT,
   withMigrationLock: (knex, fn) =>
     knex.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);

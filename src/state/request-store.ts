@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Database } from './database.js';
-import { dialectOf } from './dialect.js';
+import { dialectOf, withoutAsyncCommit } from './dialect.js';
 import type { RequestRow, RequestStatus, Step, TimelineEntry } from './request-types.js';
 
 /** RETURNING of the claim: the row, and the configuration serial of that moment. */
@@ -157,8 +157,12 @@ export async function claimRequests(db: Database, claim: Claim): Promise<Request
     .limit(claim.limit);
   if (claim.id !== undefined) candidates.where('id', claim.id);
   const claimed = claimable(knex('privacy_requests'), now);
-  dialectOf(db).claimWhereIdIn(knex, claimed, candidates);
-  return claimed
+  const dialect = dialectOf(db);
+  dialect.claimWhereIdIn(knex, claimed, candidates);
+  // A claim is acknowledged to no one: lost with the last commits of an OS crash, the request
+  // is simply claimed again.
+  const returning = [RETURNING_WITH_SERIAL, ...(dialect.asyncCommitColumn ? [dialect.asyncCommitColumn] : [])].join(', ');
+  const rows: RequestRow[] = await claimed
     .update({
       status: 'in_processing',
       started_processing_at: knex.raw('COALESCE(started_processing_at, ?)', [now]),
@@ -166,7 +170,8 @@ export async function claimRequests(db: Database, claim: Claim): Promise<Request
       lease_expires_at: new Date(at.getTime() + claim.leaseMs).toISOString(),
       updated_at: now,
     })
-    .returning(knex.raw(RETURNING_WITH_SERIAL));
+    .returning(knex.raw(returning));
+  return withoutAsyncCommit(rows);
 }
 
 /** Extend the leases `owner` still holds on these requests (one statement for all). */
