@@ -68,8 +68,7 @@ export async function benchEngine(): Promise<string> {
     const baselines = [await runBaseline(receiver, keys, REQUESTS)];
     await runStateless(receiver, keys, WARMUP_REQUESTS);
     runs.push(['engine, no state (ceiling)', await runStateless(receiver, keys, REQUESTS)]);
-    const sqlite = await withDatabase(`sqlite:${path.join(dir, 'state.db')}`, (db) => runEngine(db, keys, manifests, receiver));
-    runs.push(['engine: SQLite', sqlite]);
+    runs.push(['engine: SQLite', await withDatabase(`sqlite:${path.join(dir, 'state.db')}`, (db) => runEngine(db, keys, manifests, receiver))]);
 
     // Without a PostgreSQL server the SQLite figures still stand; a failure of the run itself is not hidden.
     const scratch = await scratchPostgres('engine').catch((err: Error) => err);
@@ -84,8 +83,13 @@ export async function benchEngine(): Promise<string> {
     baselines.push(await runBaseline(receiver, keys, REQUESTS));
     const baseline = baselines.reduce((a, b) => (throughput(b) > throughput(a) ? b : a));
     const rows = [row('baseline: plain fetch', baseline, baseline), ...runs.map(([name, run]) => row(name, run, baseline))];
-    const share = throughput(sqlite) / throughput(baseline);
-    const verdict = `${share >= TARGET_SHARE ? 'PASS' : 'MISS'}  SQLite throughput ≥ ${TARGET_SHARE * 100}% of baseline: ${(share * 100).toFixed(0)}%`;
+    // The target holds for each backend measured.
+    const verdicts = runs
+      .filter(([name]) => name.startsWith('engine: '))
+      .map(([name, run]) => {
+        const share = throughput(run) / throughput(baseline);
+        return `${share >= TARGET_SHARE ? 'PASS' : 'MISS'}  ${name.slice('engine: '.length)} throughput ≥ ${TARGET_SHARE * 100}% of baseline: ${(share * 100).toFixed(0)}%`;
+      });
     return [
       `Engine (${REQUESTS} privacy requests × ${HOOKS.length} webhooks: 3 two_way pre, 2 one_way post; ${CONCURRENCY} requests in flight; receiver in its own process on loopback)`,
       table(
@@ -97,7 +101,7 @@ export async function benchEngine(): Promise<string> {
       'engine, no state: the runner and its calls with every state write answered in memory (no database, no claims): what durable state is measured against.',
       'POST: one call\'s round trip as the caller timed it (engine: timeline duration_ms, whole ms). gap: receiver clock, from answering a call to receiving the same request\'s next call.',
       ...(pgNote ? [pgNote] : []),
-      verdict,
+      ...verdicts,
     ].join('\n');
   } finally {
     receiver.stop();

@@ -10,6 +10,7 @@ import os from 'node:os';
 import type { Knex } from 'knex';
 import { ExitCode, HookctlError } from '../errors.js';
 import type { Database, Dialect } from './database-types.js';
+import type { RequestRow } from './request-types.js';
 
 export interface SqlDialect {
   readonly name: Dialect;
@@ -31,6 +32,17 @@ export interface SqlDialect {
    * this process, while an OS crash or power loss may lose the last such commits.
    */
   withAsyncCommit<T>(knex: Knex, fn: (trx: Knex) => Promise<T>): Promise<T>;
+  /**
+   * `update` (an UPDATE of privacy_requests, without RETURNING), then `andThen` with the rows it
+   * updated, in one transaction committed as by withAsyncCommit. Returns the updated rows with
+   * the configuration serial of that moment (`config_serial`).
+   */
+  asyncCommitUpdate(knex: Knex, update: { sql: string; bindings: unknown[] }, andThen: (trx: Knex, rows: RequestRow[]) => Promise<void>): Promise<RequestRow[]>;
+  /**
+   * A column for the RETURNING of a lone statement that makes its own transaction commit
+   * asynchronously, at no extra round trip; null where no statement can (SQLite).
+   */
+  readonly asyncCommitColumn: string | null;
   /** `fn` in one transaction holding the lock of opening (migrating) the state. */
   withMigrationLock(knex: Knex, fn: (q: Knex) => Promise<void>): Promise<void>;
   /**
@@ -71,6 +83,19 @@ function lockKeyOf(scope: string | undefined): number {
 }
 /** knex prints its warnings to stdout, where they would corrupt --json output. */
 const QUIET_LOG = { warn() {}, deprecate() {}, debug() {}, error() {} };
+/** The configuration serial, as a column of a statement's result. */
+const CONFIG_SERIAL = `(SELECT CAST(value AS INTEGER) FROM hookctl_meta WHERE name = 'serial') AS config_serial`;
+/**
+ * PostgreSQL: a result column whose evaluation makes the current transaction (a lone
+ * statement's own) commit without waiting for its WAL record to be flushed, as SET LOCAL would.
+ */
+const PG_ASYNC_COMMIT = `set_config('synchronous_commit', 'off', true) AS async_commit`;
+
+/** Rows without the column of PG_ASYNC_COMMIT. */
+export function withoutAsyncCommit<T extends object>(rows: (T & { async_commit?: unknown })[]): T[] {
+  return rows.map(({ async_commit: _setting, ...row }) => row as T);
+}
+
 /** The PostgreSQL row of the write lock's holder in hookctl_meta. */
 const HOLDER_ROW = 'lock_holder';
 const holderRow = (scope?: string) => (scope === undefined ? HOLDER_ROW : `${HOLDER_ROW}:${scope}`);
@@ -126,6 +151,14 @@ const sqlite: SqlDialect = {
       await pragma('FULL');
       await knex.client.releaseConnection(conn);
     }
+  },
+  asyncCommitColumn: null,
+  asyncCommitUpdate(knex, update, andThen) {
+    return sqlite.withAsyncCommit(knex, async (trx) => {
+      const rows = (await trx.raw(`${update.sql} RETURNING *, ${CONFIG_SERIAL}`, update.bindings as Knex.RawBinding[])) as RequestRow[];
+      await andThen(trx, rows);
+      return rows;
+    });
   },
   async withMigrationLock(knex, fn) {
     // knex BEGINs SQLite transactions DEFERRED, which takes no lock until the first write; the
@@ -188,6 +221,17 @@ const postgres: SqlDialect = {
       await trx.raw('SET LOCAL synchronous_commit = off');
       return fn(trx);
     }),
+  asyncCommitUpdate: (knex, update, andThen) =>
+    knex.transaction(async (trx) => {
+      // The update runs set_config: SET LOCAL without a round trip of its own (with no row
+      // updated it runs nowhere, and nothing is written).
+      const sql = `${update.sql} RETURNING *, ${CONFIG_SERIAL}, ${PG_ASYNC_COMMIT}`;
+      const { rows } = (await trx.raw(sql, update.bindings as Knex.RawBinding[])) as { rows: RequestRow[] };
+      const updated = withoutAsyncCommit(rows);
+      await andThen(trx, updated);
+      return updated;
+    }),
+  asyncCommitColumn: PG_ASYNC_COMMIT,
   withMigrationLock: (knex, fn) =>
     knex.transaction(async (trx) => {
       await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);

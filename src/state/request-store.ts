@@ -9,10 +9,10 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Database } from './database.js';
-import { dialectOf, dialectOfKnex } from './dialect.js';
+import { dialectOf, withoutAsyncCommit } from './dialect.js';
 import type { RequestRow, RequestStatus, Step, TimelineEntry } from './request-types.js';
 
-/** RETURNING of the worker's statements: the row, and the configuration serial of that moment. */
+/** RETURNING of the claim: the row, and the configuration serial of that moment. */
 const RETURNING_WITH_SERIAL = `*, (SELECT CAST(value AS INTEGER) FROM hookctl_meta WHERE name = 'serial') AS config_serial`;
 
 /** The columns of a pause, once it is over. */
@@ -157,8 +157,12 @@ export async function claimRequests(db: Database, claim: Claim): Promise<Request
     .limit(claim.limit);
   if (claim.id !== undefined) candidates.where('id', claim.id);
   const claimed = claimable(knex('privacy_requests'), now);
-  dialectOf(db).claimWhereIdIn(knex, claimed, candidates);
-  return claimed
+  const dialect = dialectOf(db);
+  dialect.claimWhereIdIn(knex, claimed, candidates);
+  // A claim is acknowledged to no one: lost with the last commits of an OS crash, the request
+  // is simply claimed again.
+  const returning = [RETURNING_WITH_SERIAL, ...(dialect.asyncCommitColumn ? [dialect.asyncCommitColumn] : [])].join(', ');
+  const rows: RequestRow[] = await claimed
     .update({
       status: 'in_processing',
       started_processing_at: knex.raw('COALESCE(started_processing_at, ?)', [now]),
@@ -166,7 +170,8 @@ export async function claimRequests(db: Database, claim: Claim): Promise<Request
       lease_expires_at: new Date(at.getTime() + claim.leaseMs).toISOString(),
       updated_at: now,
     })
-    .returning(knex.raw(RETURNING_WITH_SERIAL));
+    .returning(knex.raw(returning));
+  return withoutAsyncCommit(rows);
 }
 
 /** Extend the leases `owner` still holds on these requests (one statement for all). */
@@ -196,8 +201,21 @@ export interface GuardedWrite {
  * whose calls are then made again with the same webhook-id (at least once, as ever).
  */
 export async function commitResults(db: Database, writes: GuardedWrite[]): Promise<RequestRow[][]> {
-  if (writes.length === 1 && !writes[0]!.events?.length) return applyWrites(db.knex, writes);
-  return dialectOf(db).withAsyncCommit(db.knex, (trx) => applyWrites(trx, writes));
+  const dialect = dialectOf(db);
+  // Two writes of one request are applied one after the other, in order.
+  if (new Set(writes.map(({ guard }) => guard.id)).size < writes.length) return dialect.withAsyncCommit(db.knex, (trx) => applyWrites(trx, writes));
+  const events = new Map(writes.map(({ guard, events = [] }) => [guard.id, events]));
+  const rows = await dialect.asyncCommitUpdate(db.knex, updateById(writes), (trx, updated) =>
+    insertEvents(
+      trx,
+      updated.map((row) => [row, events.get(row.id)!]),
+    ),
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return writes.map(({ guard }) => {
+    const row = byId.get(guard.id);
+    return row ? [row] : [];
+  });
 }
 
 /** A pause: the webhook that halted the request, the one token that may resume it, until when. */
@@ -296,13 +314,20 @@ function durably(db: Database, write: GuardedWrite): Promise<RequestRow[][]> {
   return write.events?.length ? db.knex.transaction((trx) => applyWrites(trx, [write])) : applyWrites(db.knex, [write]);
 }
 
-/** The writes' updates, then their timeline entries, each at the seq its update allocated. */
+/** Each write's guarded update, then its timeline entries at the seqs the update allocated. */
 async function applyWrites(q: Knex, writes: GuardedWrite[]): Promise<RequestRow[][]> {
-  const updated = await guardedUpdates(q, writes);
-  await insertEvents(
-    q,
-    writes.flatMap(({ events = [] }, i) => updated[i]!.map((row): [RequestRow, TimelineEntry[]] => [row, events])),
-  );
+  const updatedAt = new Date().toISOString();
+  const updated: RequestRow[][] = [];
+  for (const { guard, changes, events = [] } of writes) {
+    const update: Record<string, unknown> = { ...changes, updated_at: updatedAt };
+    if (events.length > 0) update.event_seq = q.raw('event_seq + ?', [events.length]);
+    const rows: RequestRow[] = await q('privacy_requests').where(guard).update(update).returning('*');
+    await insertEvents(
+      q,
+      rows.map((row) => [row, events]),
+    );
+    updated.push(rows);
+  }
   return updated;
 }
 
@@ -313,33 +338,13 @@ async function insertEvents(q: Knex, appended: [RequestRow, TimelineEntry[]][]):
 }
 
 /**
- * The writes' UPDATE … RETURNING. When each names a different request (a group commit of the
- * worker: one per webhook call), all are one plain SQL statement, the same on both backends:
- * each round trip to the database is a turn of the event loop, and a commit that waits for
- * many turns holds up every request in the next batch. Two writes of one request are applied
- * one after the other, in order.
+ * One plain UPDATE for writes of different requests (a group commit of the worker: one per
+ * webhook call), `SET column = CASE id WHEN … END` per column, each request under its own
+ * guard: each round trip to the database is a turn of the event loop, and a commit that waits
+ * for many turns holds up every request in the next batch.
  */
-async function guardedUpdates(q: Knex, writes: GuardedWrite[]): Promise<RequestRow[][]> {
+function updateById(writes: GuardedWrite[]): { sql: string; bindings: unknown[] } {
   const updatedAt = new Date().toISOString();
-  if (new Set(writes.map(({ guard }) => guard.id)).size < writes.length) {
-    const updated: RequestRow[][] = [];
-    for (const { guard, changes, events } of writes) {
-      const update: Record<string, unknown> = { ...changes, updated_at: updatedAt };
-      if (events?.length) update.event_seq = q.raw('event_seq + ?', [events.length]);
-      updated.push(await q('privacy_requests').where(guard).update(update).returning('*'));
-    }
-    return updated;
-  }
-  const rows = await updateById(q, writes, updatedAt);
-  const byId = new Map(rows.map((row) => [row.id, row]));
-  return writes.map(({ guard }) => {
-    const row = byId.get(guard.id);
-    return row ? [row] : [];
-  });
-}
-
-/** `SET column = CASE id WHEN … END` per column, each request under its own guard. */
-async function updateById(q: Knex, writes: GuardedWrite[], updatedAt: string): Promise<RequestRow[]> {
   const setBy = new Map<string, [string, unknown][]>();
   for (const { guard, changes } of writes) {
     for (const [column, value] of Object.entries({ ...changes, updated_at: updatedAt })) {
@@ -371,8 +376,7 @@ async function updateById(q: Knex, writes: GuardedWrite[], updatedAt: string): P
     });
     return `(${conditions.join(' AND ')})`;
   });
-  const sql = `UPDATE privacy_requests SET ${assignments.join(', ')} WHERE ${guards.join(' OR ')} RETURNING ${RETURNING_WITH_SERIAL}`;
-  return dialectOfKnex(q).rows<RequestRow>(await q.raw(sql, bindings as Knex.RawBinding[]));
+  return { sql: `UPDATE privacy_requests SET ${assignments.join(', ')} WHERE ${guards.join(' OR ')}`, bindings };
 }
 
 /** A column name of the code's own (never input), quoted. */

@@ -92,6 +92,22 @@ describe.each(['sqlite', 'postgres'] as const)('request store on %s', (backendNa
     expect(await reasons(id!)).toEqual(['fresh result']);
   });
 
+  it('commits results asynchronously without leaving the connection so: later writes wait for the disk again', async () => {
+    const ids = await queue(3);
+    const setting = async () => {
+      const result = await db.knex.raw(backendName === 'sqlite' ? 'PRAGMA synchronous' : 'SHOW synchronous_commit');
+      return backendName === 'sqlite' ? (result as { synchronous: number }[])[0]!.synchronous : (result as { rows: { synchronous_commit: string }[] }).rows[0]!.synchronous_commit;
+    };
+    const before = await setting();
+    expect(before).toBe(backendName === 'sqlite' ? 2 : 'on');
+    const updated = await commitResults(
+      db,
+      ids.map((id, i) => ({ guard: { id }, changes: { cursor_position: i }, events: [event(`result ${i}`)] })),
+    );
+    expect(updated.map((rows) => rows.map((r) => r.cursor_position))).toEqual([[0], [1], [2]]);
+    expect(await setting()).toBe(before);
+  });
+
   it(`never gives one request to two claimers at once (${TRIALS} trials, two connections)`, async () => {
     for (let trial = 0; trial < TRIALS; trial++) {
       const ids = await queue(12);
