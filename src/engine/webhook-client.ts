@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent } from 'undici';
 import type { Direction, Phase } from '../model/types.js';
 import type { Identity } from './identity.js';
 import { hookctlVersion } from '../version.js';
@@ -45,18 +45,9 @@ export type CallResult =
   | { error: 'timeout' | 'network'; message: string; durationMs: number };
 
 /**
- * `globalThis.fetch` as this module found it, Node's own. When another function is in its place
- * (MSW's, which `hookctl simulate` installs after loading the engine), calls go through that
- * one, so that it sees them.
- */
-const NODE_FETCH = globalThis.fetch;
-
-/**
- * Outbound webhook calls with keep-alive undici agents: by undici's `request`, which costs a
- * fraction of fetch's CPU per call (no WHATWG streams, Request and Response objects); through
- * `globalThis.fetch` instead while something else (MSW) has replaced it. The overall deadline is
- * an AbortSignal, because MSW ignores the dispatcher; the agent's own timeouts are the same
- * value, for real sockets.
+ * Outbound webhook calls through `globalThis.fetch` (which MSW intercepts in simulations) with
+ * keep-alive undici agents. The overall deadline is an AbortSignal, because MSW ignores the
+ * dispatcher; the agent's own timeouts are the same value, for real sockets.
  */
 export class WebhookClient {
   private readonly agents = new Map<number, Agent>();
@@ -86,9 +77,18 @@ export class WebhookClient {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {
-      const send = globalThis.fetch === NODE_FETCH ? sendByRequest : sendByFetch;
-      const answer = await send(call.url, { headers, body: JSON.stringify(call.body), signal: controller.signal, dispatcher: this.agent(call.timeoutMs) });
-      return { ...answer, durationMs: elapsed() };
+      const response = await globalThis.fetch(call.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(call.body),
+        // A redirect is the endpoint's answer (non-2xx), not an invitation to send the
+        // authorization elsewhere.
+        redirect: 'manual',
+        signal: controller.signal,
+        dispatcher: this.agent(call.timeoutMs),
+      } as RequestInit);
+      const bodyText = await readLimited(response, MAX_RESPONSE_BYTES);
+      return { status: response.status, bodyText, durationMs: elapsed() };
     } catch (err) {
       if (call.signal?.aborted) throw call.signal.reason;
       if (timedOut || isTimeoutCode(causeCode(err))) {
@@ -118,41 +118,6 @@ export class WebhookClient {
   }
 }
 
-interface Outbound {
-  headers: Record<string, string>;
-  body: string;
-  signal: AbortSignal;
-  dispatcher: Dispatcher;
-}
-
-/**
- * A POST by undici's request. It follows no redirect: a redirect is the endpoint's answer
- * (non-2xx), not an invitation to send the authorization elsewhere.
- */
-async function sendByRequest(url: string, outbound: Outbound): Promise<{ status: number; bodyText: string | null }> {
-  const response = await request(url, { method: 'POST', ...outbound });
-  // Nothing here asks for compression (no Accept-Encoding): the declared length is the body's.
-  const declared = Number(response.headers['content-length'] ?? NaN);
-  if (declared <= MAX_RESPONSE_BYTES) return { status: response.statusCode, bodyText: await response.body.text() };
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.byteLength;
-    if (size > MAX_RESPONSE_BYTES) {
-      response.body.destroy();
-      return { status: response.statusCode, bodyText: null };
-    }
-    chunks.push(chunk);
-  }
-  return { status: response.statusCode, bodyText: Buffer.concat(chunks).toString('utf8') };
-}
-
-/** The same POST through `globalThis.fetch` (MSW's, in simulations). */
-async function sendByFetch(url: string, outbound: Outbound): Promise<{ status: number; bodyText: string | null }> {
-  const response = await globalThis.fetch(url, { method: 'POST', ...outbound, redirect: 'manual' } as RequestInit);
-  return { status: response.status, bodyText: await readLimited(response, MAX_RESPONSE_BYTES) };
-}
-
 async function readLimited(response: Response, limit: number): Promise<string | null> {
   if (!response.body) return '';
   // A declared length that fetch enforces (not one of a compressed body, which fetch inflates)
@@ -176,11 +141,9 @@ async function readLimited(response: Response, limit: number): Promise<string | 
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The error's code: undici's request sets it on the error, fetch on the error's cause. */
 function causeCode(err: unknown): string | undefined {
-  const { code, cause } = (err ?? {}) as { code?: unknown; cause?: { code?: unknown } };
-  const found = code ?? cause?.code;
-  return typeof found === 'string' ? found : undefined;
+  const cause = (err as { cause?: { code?: unknown } } | null)?.cause;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
 }
 
 function isTimeoutCode(code: string | undefined): boolean {
@@ -205,8 +168,6 @@ const NETWORK_CAUSES: Record<string, string> = {
  */
 function describeNetworkError(err: unknown): string {
   const code = causeCode(err);
-  // An invalid header value (say, a newline in the authorization) or URL scheme.
-  if (code === 'UND_ERR_INVALID_ARG') return 'request could not be sent (check the connection url and authorization secrets)';
   if (code) return `${NETWORK_CAUSES[code] ?? 'network error'} (${code})`;
   if (err instanceof TypeError && !(err as { cause?: unknown }).cause) {
     return 'request could not be sent (check the connection url and authorization secrets)';
