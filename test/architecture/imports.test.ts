@@ -62,6 +62,13 @@ describe('the import graph of src/', () => {
     expect(importsOf('model').filter((edge) => !edge.split(' → ')[1]!.startsWith('model/'))).toEqual([]);
   });
 
+  it('keeps SQL in src/state: the engine neither imports knex nor writes a statement', () => {
+    const engineFiles = (fs.readdirSync(path.join(SRC, 'engine')) as string[]).filter((f) => f.endsWith('.ts'));
+    const offending = engineFiles.filter((f) => /from 'knex'|\.raw\(|['"`]\s*(SELECT|UPDATE|INSERT|DELETE)\b/i.test(fs.readFileSync(path.join(SRC, 'engine', f), 'utf8')));
+    expect(engineFiles.length).toBeGreaterThan(5);
+    expect(offending).toEqual([]);
+  });
+
   it('keeps the server off the reconciler', () => {
     expect(importsOf('server').filter((edge) => edge.split(' → ')[1]!.startsWith('reconcile/'))).toEqual([]);
   });
