@@ -25,6 +25,7 @@ export interface FaultRule {
 
 export interface RecordedCall {
   method: string;
+  /** Without the query (which holds pages and flags, not what a test counts by). */
   path: string;
   /** 0 when the proxy reset the connection. */
   status: number;
@@ -54,7 +55,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   const server = http.createServer((req, res) => {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
-    const call: RecordedCall = { method, path, status: 0 };
+    const call: RecordedCall = { method, path: path.split('?')[0]!, status: 0 };
     recorded.push(call);
     const rule = matching(method, path);
     void (async () => {
