@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { Queryable } from './queryable.js';
-import type { Revision } from './history.js';
+import type { Revision, RevisionRow } from './history.js';
 
 export interface TargetResource {
   created: boolean;
@@ -42,13 +42,7 @@ export interface TargetRevision extends Revision {
   partial: boolean;
 }
 
-interface RevisionRow {
-  serial: number;
-  applied_at: string;
-  actor: string;
-  manifest_digest: string;
-  summary: string;
-  changes: string;
+interface TargetRevisionRow extends RevisionRow {
   partial: boolean | number;
 }
 
@@ -75,7 +69,7 @@ export async function targetSerial(q: Queryable, target: string): Promise<number
 
 /** Newest first. */
 export async function readTargetHistory(q: Queryable, target: string): Promise<TargetRevision[]> {
-  const rows: RevisionRow[] = await q('fides_revisions').where({ target }).select().orderBy('serial', 'desc');
+  const rows: TargetRevisionRow[] = await q('fides_revisions').where({ target }).select().orderBy('serial', 'desc');
   return rows.map((r) => ({
     serial: Number(r.serial),
     applied_at: r.applied_at,

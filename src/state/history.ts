@@ -29,7 +29,8 @@ export interface Revision {
   changes: unknown;
 }
 
-interface RevisionRow {
+/** A revision as stored: its summary and changes as JSON text. */
+export interface RevisionRow {
   serial: number;
   applied_at: string;
   actor: string;
