@@ -13,7 +13,7 @@ export type Column = [name: string, type: 'text' | 'integer' | 'boolean'];
 export function selectJsonRows(q: Queryable, columns: Column[]): string {
   // Both read an element with `->>` as text (SQLite: as its SQL value); PostgreSQL needs the casts.
   const fields = columns.map(([name, type], i) => `${type === 'text' ? `value ->> ${i}` : `CAST(value ->> ${i} AS ${type.toUpperCase()})`} AS ${name}`);
-  return `SELECT ${fields.join(', ')} FROM ${dialectOfKnex(q).jsonArrayElements}`;
+  return `SELECT ${fields.join(', ')} FROM ${dialectOfKnex(q).jsonArrayElements('?')}`;
 }
 
 /** Arguments of whereRaw: `column IN (values)`. */

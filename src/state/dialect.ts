@@ -19,8 +19,8 @@ export interface SqlDialect {
   rows<T>(result: unknown): T[];
   /** Settings of a read-only transaction that sees one snapshot of the database throughout. */
   readonly snapshotTransaction: Knex.TransactionConfig;
-  /** A row source of the JSON array bound to its one `?`: each element as `value`. */
-  readonly jsonArrayElements: string;
+  /** A row source of the JSON array `json` (a `?` or a text column): each element as `value`. */
+  jsonArrayElements(json: string): string;
   /**
    * Narrow `claim` (an UPDATE) to the ids `candidates` selects; on PostgreSQL the candidates
    * are locked as they are read, and rows another claimer has locked are skipped, not waited for.
@@ -110,7 +110,7 @@ const sqlite: SqlDialect = {
   rows: <T>(result: unknown) => result as T[],
   // A SQLite transaction reads one snapshot of the WAL from its first read on.
   snapshotTransaction: {},
-  jsonArrayElements: 'json_each(?)',
+  jsonArrayElements: (json) => `json_each(${json})`,
   claimWhereIdIn: (_knex, claim, candidates) => void claim.whereIn('id', candidates),
   async withAsyncCommit(knex, fn) {
     // In WAL mode, synchronous = NORMAL commits without syncing the log (a checkpoint or a later
@@ -174,7 +174,7 @@ const postgres: SqlDialect = {
   // pg answers a raw statement with a result object.
   rows: <T>(result: unknown) => (result as { rows: T[] }).rows,
   snapshotTransaction: { isolationLevel: 'repeatable read', readOnly: true },
-  jsonArrayElements: 'json_array_elements(?::json)',
+  jsonArrayElements: (json) => `json_array_elements(${json}::json)`,
   claimWhereIdIn(knex, claim, candidates) {
     // The candidates are an array computed once. As `IN (subquery)` the planner may rerun the
     // subquery for each row, and as rows this statement updated are skipped by it, each rerun

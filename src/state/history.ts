@@ -1,7 +1,8 @@
 /** Applied revisions: one row per serial, written in the apply's (or the API write's) transaction. */
 import type { Knex } from 'knex';
 import type { Queryable } from './queryable.js';
-import type { ChangeSummary } from '../model/changes.js';
+import type { ChangeSummary, ResourceChange } from '../model/changes.js';
+import { dialectOfKnex } from './dialect.js';
 
 /**
  * Revisions written through the HTTP API have the actor `api:<client_id>` (`api` for a token
@@ -61,6 +62,23 @@ export async function readRevisions(q: Queryable, opts: { api: boolean; after?: 
   if (opts.after !== undefined) query.where('serial', '>', opts.after);
   const rows: RevisionRow[] = await query;
   return rows.map(fromRow);
+}
+
+/**
+ * The connection changes the applies recorded, newest revision first. The database picks them
+ * out of each revision's changes, so a plan does not read (and parse) every webhook change ever
+ * applied to learn about a hundred connections.
+ */
+export async function readAppliedConnectionChanges(q: Queryable): Promise<ResourceChange[]> {
+  const query = q('revisions')
+    .joinRaw(`CROSS JOIN ${dialectOfKnex(q).jsonArrayElements('revisions.changes')}`)
+    .whereRaw(`value ->> 'kind' = 'connection'`)
+    .select({ change: 'value' })
+    .orderBy('serial', 'desc');
+  byOrigin(query, false);
+  const rows: { change: string | ResourceChange }[] = await query;
+  // pg parses a json column itself; sqlite3 returns its text.
+  return rows.map((r) => (typeof r.change === 'string' ? (JSON.parse(r.change) as ResourceChange) : r.change));
 }
 
 /** The serial of the last apply (any revision not written through the API), 0 if none. */
