@@ -21,6 +21,10 @@ export interface SqlDialect {
   readonly snapshotTransaction: Knex.TransactionConfig;
   /** A row source of the JSON array `json` (a `?` or a text column): each element as `value`. */
   jsonArrayElements(json: string): string;
+  /** The aggregate of `object` (a JSON object) over the rows, as one JSON array in `orderBy` order. */
+  jsonArrayOf(object: string, orderBy: string): string;
+  /** A JSON object of the arguments: name, value, name, value… */
+  readonly jsonObject: string;
   /**
    * Narrow `claim` (an UPDATE) to the ids `candidates` selects; on PostgreSQL the candidates
    * are locked as they are read, and rows another claimer has locked are skipped, not waited for.
@@ -111,6 +115,8 @@ const sqlite: SqlDialect = {
   // A SQLite transaction reads one snapshot of the WAL from its first read on.
   snapshotTransaction: {},
   jsonArrayElements: (json) => `json_each(${json})`,
+  jsonArrayOf: (object, orderBy) => `json_group_array(${object} ORDER BY ${orderBy})`,
+  jsonObject: 'json_object',
   claimWhereIdIn: (_knex, claim, candidates) => void claim.whereIn('id', candidates),
   async withAsyncCommit(knex, fn) {
     // In WAL mode, synchronous = NORMAL commits without syncing the log (a checkpoint or a later
@@ -175,6 +181,9 @@ const postgres: SqlDialect = {
   rows: <T>(result: unknown) => (result as { rows: T[] }).rows,
   snapshotTransaction: { isolationLevel: 'repeatable read', readOnly: true },
   jsonArrayElements: (json) => `json_array_elements(${json}::json)`,
+  // NULL over no rows.
+  jsonArrayOf: (object, orderBy) => `COALESCE(json_agg(${object} ORDER BY ${orderBy}), '[]'::json)`,
+  jsonObject: 'json_build_object',
   claimWhereIdIn(knex, claim, candidates) {
     // The candidates are an array computed once. As `IN (subquery)` the planner may rerun the
     // subquery for each row, and as rows this statement updated are skipped by it, each rerun
