@@ -2,7 +2,8 @@
  * Every difference between the two state backends, SQLite and PostgreSQL, behind one interface
  * keyed by the database's dialect. The rest of src/state writes SQL both accept and asks here
  * for what they do differently: connection settings, claims that skip rows other workers hold,
- * raw result shapes, JSON row sources, commits that need not wait for the disk, and locks.
+ * raw result shapes, JSON row sources and aggregates, commits that need not wait for the disk,
+ * and locks.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';

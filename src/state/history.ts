@@ -52,14 +52,10 @@ export async function readHistory(q: Queryable, opts: { limit?: number } = {}): 
   return rows.map(fromRow);
 }
 
-/**
- * Newest first: the revisions of the API (`api: true`) or of applies (`api: false`), optionally
- * only those after a serial.
- */
-export async function readRevisions(q: Queryable, opts: { api: boolean; after?: number }): Promise<Revision[]> {
-  const query = q('revisions').select().orderBy('serial', 'desc');
-  byOrigin(query, opts.api);
-  if (opts.after !== undefined) query.where('serial', '>', opts.after);
+/** Newest first: the revisions written through the API after a serial. */
+export async function readApiRevisions(q: Queryable, after: number): Promise<Revision[]> {
+  const query = q('revisions').select().orderBy('serial', 'desc').where('serial', '>', after);
+  byOrigin(query, true);
   const rows: RevisionRow[] = await query;
   return rows.map(fromRow);
 }
