@@ -9,7 +9,7 @@
  */
 import { apiError } from './errors.js';
 import { resolveKey } from './keys.js';
-import type { Direction, Phase, StoredWebhook, Webhook, WebhookOrder } from './types.js';
+import type { Direction, Phase, Webhook, WebhookOrder } from './types.js';
 
 /** What a list operation needs to know about the rest of the state. */
 export interface ListContext {
@@ -28,12 +28,17 @@ export interface PhaseOwners {
   byName: Map<string, string>;
 }
 
-/** Build the owner index of one phase once; O(1) look-ups afterwards. */
-export function indexOwners(webhooks: Iterable<Pick<StoredWebhook, 'key' | 'name' | 'policy_key'>>): PhaseOwners {
+/**
+ * Build the owner index of one phase once, from each policy's list; O(1) look-ups afterwards. A
+ * later list holding the same key or name wins.
+ */
+export function indexOwners(lists: Iterable<readonly [policyKey: string, webhooks: readonly Pick<Webhook, 'key' | 'name'>[]]>): PhaseOwners {
   const owners: PhaseOwners = { byKey: new Map(), byName: new Map() };
-  for (const w of webhooks) {
-    owners.byKey.set(w.key, w.policy_key);
-    owners.byName.set(w.name, w.policy_key);
+  for (const [policyKey, webhooks] of lists) {
+    for (const w of webhooks) {
+      owners.byKey.set(w.key, policyKey);
+      owners.byName.set(w.name, policyKey);
+    }
   }
   return owners;
 }

@@ -186,12 +186,8 @@ function finalOwners(
   managed: Map<string, DesiredWebhook[]>,
   deletedPolicies: Set<string>,
 ): PhaseOwners {
-  const rows: { key: string; name: string; policy_key: string }[] = [];
-  for (const [policy_key, list] of managed) for (const w of list) rows.push({ key: w.key, name: w.name, policy_key });
-  for (const [policy_key, list] of stored) {
-    if (!managed.has(policy_key) && !deletedPolicies.has(policy_key)) rows.push(...list);
-  }
-  return indexOwners(rows);
+  const unmanaged = [...stored].filter(([policyKey]) => !managed.has(policyKey) && !deletedPolicies.has(policyKey));
+  return indexOwners([...managed, ...unmanaged]);
 }
 
 /** The desired list through the Fides PUT semantics, with errors pointing at the manifest. */

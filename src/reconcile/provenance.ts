@@ -6,7 +6,7 @@
 import type { StoredState } from '../state/config-store.js';
 import type { Queryable } from '../state/queryable.js';
 import { secretFingerprint } from '../state/crypto.js';
-import { lastApplySerial, readRevisions } from '../state/history.js';
+import { lastApplySerial, readApiRevisions, readAppliedConnectionChanges } from '../state/history.js';
 import type { Keys } from '../state/keys.js';
 import { PHASES, type Phase } from '../model/types.js';
 import type { ResourceChange } from '../model/changes.js';
@@ -28,7 +28,7 @@ export function resourceId(c: { kind: ResourceChange['kind']; key: string; polic
 /** `stored` must carry current fingerprints (refreshFingerprints). */
 export async function readProvenance(q: Queryable, keys: Keys, stored: StoredState): Promise<Provenance> {
   const drifted = new Set<string>();
-  for (const rev of await readRevisions(q, { api: true, after: await lastApplySerial(q) })) {
+  for (const rev of await readApiRevisions(q, await lastApplySerial(q))) {
     for (const c of rev.changes as ResourceChange[]) {
       drifted.add(resourceId(c));
       // A policy deleted through the API took its lists with it.
@@ -40,15 +40,13 @@ export async function readProvenance(q: Queryable, keys: Keys, stored: StoredSta
   // value (its fingerprint matches), whatever wrote it since.
   const literalUrls = new Map<string, string>();
   const decided = new Set<string>();
-  for (const rev of await readRevisions(q, { api: false })) {
-    for (const c of rev.changes as ResourceChange[]) {
-      if (c.kind !== 'connection' || decided.has(c.key)) continue;
-      const url = c.fields.find((f) => f.field === 'secrets.url');
-      if (!url && c.action !== 'delete') continue;
-      decided.add(c.key);
-      const fp = stored.connections.get(c.key)?.secret_fingerprints.url;
-      if (typeof url?.after === 'string' && fp === secretFingerprint(keys.fingerprint, c.key, 'url', url.after)) literalUrls.set(c.key, url.after);
-    }
+  for (const c of await readAppliedConnectionChanges(q)) {
+    if (c.kind !== 'connection' || decided.has(c.key)) continue;
+    const url = c.fields.find((f) => f.field === 'secrets.url');
+    if (!url && c.action !== 'delete') continue;
+    decided.add(c.key);
+    const fp = stored.connections.get(c.key)?.secret_fingerprints.url;
+    if (typeof url?.after === 'string' && fp === secretFingerprint(keys.fingerprint, c.key, 'url', url.after)) literalUrls.set(c.key, url.after);
   }
   return { drifted, literalUrls };
 }

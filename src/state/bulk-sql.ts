@@ -13,7 +13,7 @@ export type Column = [name: string, type: 'text' | 'integer' | 'boolean'];
 export function selectJsonRows(q: Queryable, columns: Column[]): string {
   // Both read an element with `->>` as text (SQLite: as its SQL value); PostgreSQL needs the casts.
   const fields = columns.map(([name, type], i) => `${type === 'text' ? `value ->> ${i}` : `CAST(value ->> ${i} AS ${type.toUpperCase()})`} AS ${name}`);
-  return `SELECT ${fields.join(', ')} FROM ${dialectOfKnex(q).jsonArrayElements}`;
+  return `SELECT ${fields.join(', ')} FROM ${dialectOfKnex(q).jsonArrayElements('?')}`;
 }
 
 /** Arguments of whereRaw: `column IN (values)`. */
@@ -31,4 +31,17 @@ export async function insertRows(trx: Knex.Transaction, table: string, columns: 
   const names = columns.map(([name]) => name).join(', ');
   // `WHERE true`: SQLite's grammar needs it between INSERT … SELECT and ON CONFLICT.
   await trx.raw(`INSERT INTO ${table} (${names}) ${selectJsonRows(trx, columns)} WHERE true ${onConflict}`, [JSON.stringify(rows)]);
+}
+
+/**
+ * The rows `query` selects as objects with these fields (name → column), in `orderBy` order. The
+ * database builds them as one JSON array: for tens of thousands of rows far cheaper than the
+ * driver's row-by-row objects, each made field by field.
+ */
+export async function selectAsJson<T>(q: Queryable, query: Knex.QueryBuilder, fields: [name: string, column: string][], orderBy: string): Promise<T[]> {
+  const dialect = dialectOfKnex(q);
+  const object = `${dialect.jsonObject}(${fields.map(([name, column]) => `'${name}', ${column}`).join(', ')})`;
+  const row = (await query.first(q.raw(`${dialect.jsonArrayOf(object, orderBy)} AS rows`))) as { rows: string | T[] };
+  // pg parses a json value itself; sqlite3 returns its text.
+  return typeof row.rows === 'string' ? (JSON.parse(row.rows) as T[]) : row.rows;
 }

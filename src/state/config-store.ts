@@ -20,7 +20,7 @@ import { ConnectionInUseError } from '../model/errors.js';
 import { decryptJson, SECRET_FINGERPRINT_PREFIX, secretFingerprint } from './crypto.js';
 import type { Keys } from './keys.js';
 import { inSnapshot, type Queryable } from './queryable.js';
-import { inList, insertRows, onConflictUpdate, selectJsonRows, type Column } from './bulk-sql.js';
+import { inList, insertRows, onConflictUpdate, selectAsJson, selectJsonRows, type Column } from './bulk-sql.js';
 
 export type SecretFingerprints = Partial<Record<keyof HttpsSecrets, string>>;
 
@@ -105,6 +105,17 @@ export async function policyHasPrivacyRequests(q: Queryable, policyKey: string):
   return (await q('privacy_requests').where({ policy_key: policyKey }).first('id')) !== undefined;
 }
 
+const STORED_WEBHOOK_FIELDS: [keyof StoredWebhook, string][] = [
+  ['id', 'id'],
+  ['policy_key', 'policy_key'],
+  ['phase', 'phase'],
+  ['key', 'key'],
+  ['name', 'name'],
+  ['connection_config_key', 'connection_key'],
+  ['direction', 'direction'],
+  ['order', 'position'],
+];
+
 async function readStateIn(q: Queryable, scope: StateScope): Promise<StoredState> {
   const meta: { name: string; value: string }[] = await q('hookctl_meta').whereIn('name', ['serial', 'state_id']).select('name', 'value');
   const metaValue = (name: string) => meta.find((m) => m.name === name)?.value;
@@ -113,10 +124,8 @@ async function readStateIn(q: Queryable, scope: StateScope): Promise<StoredState
   if (metaValue('serial') === undefined || state_id === undefined) throw noSerial();
   const connections = await readConnections(q);
   const policies = await readPolicies(q, scope.policy);
-  const webhookQuery = q('webhooks')
-    .select('id', 'policy_key', 'phase', 'key', 'name', 'connection_key as connection_config_key', 'direction', 'position as order')
-    .orderBy(['policy_key', 'phase', 'position']);
-  const webhookRows: StoredWebhook[] = await (scope.policy === undefined ? webhookQuery : webhookQuery.where({ policy_key: scope.policy }));
+  const webhookQuery = scope.policy === undefined ? q('webhooks') : q('webhooks').where({ policy_key: scope.policy });
+  const webhookRows = await selectAsJson<StoredWebhook>(q, webhookQuery, STORED_WEBHOOK_FIELDS, 'policy_key, phase, position');
 
   const webhooks = { pre: new Map(), post: new Map() } as StoredState['webhooks'];
   for (const phase of PHASES) for (const key of policies.keys()) webhooks[phase].set(key, []);

@@ -2,7 +2,8 @@
  * Every difference between the two state backends, SQLite and PostgreSQL, behind one interface
  * keyed by the database's dialect. The rest of src/state writes SQL both accept and asks here
  * for what they do differently: connection settings, claims that skip rows other workers hold,
- * raw result shapes, JSON row sources, commits that need not wait for the disk, and locks.
+ * raw result shapes, JSON row sources and aggregates, commits that need not wait for the disk,
+ * and locks.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -20,8 +21,12 @@ export interface SqlDialect {
   rows<T>(result: unknown): T[];
   /** Settings of a read-only transaction that sees one snapshot of the database throughout. */
   readonly snapshotTransaction: Knex.TransactionConfig;
-  /** A row source of the JSON array bound to its one `?`: each element as `value`. */
-  readonly jsonArrayElements: string;
+  /** A row source of the JSON array `json` (a `?` or a text column): each element as `value`. */
+  jsonArrayElements(json: string): string;
+  /** The aggregate of `object` (a JSON object) over the rows, as one JSON array in `orderBy` order. */
+  jsonArrayOf(object: string, orderBy: string): string;
+  /** A JSON object of the arguments: name, value, name, value… */
+  readonly jsonObject: string;
   /**
    * Narrow `claim` (an UPDATE) to the ids `candidates` selects; on PostgreSQL the candidates
    * are locked as they are read, and rows another claimer has locked are skipped, not waited for.
@@ -135,7 +140,9 @@ const sqlite: SqlDialect = {
   rows: <T>(result: unknown) => result as T[],
   // A SQLite transaction reads one snapshot of the WAL from its first read on.
   snapshotTransaction: {},
-  jsonArrayElements: 'json_each(?)',
+  jsonArrayElements: (json) => `json_each(${json})`,
+  jsonArrayOf: (object, orderBy) => `json_group_array(${object} ORDER BY ${orderBy})`,
+  jsonObject: 'json_object',
   claimWhereIdIn: (_knex, claim, candidates) => void claim.whereIn('id', candidates),
   async withAsyncCommit(knex, fn) {
     // In WAL mode, synchronous = NORMAL commits without syncing the log (a checkpoint or a later
@@ -207,7 +214,10 @@ const postgres: SqlDialect = {
   // pg answers a raw statement with a result object.
   rows: <T>(result: unknown) => (result as { rows: T[] }).rows,
   snapshotTransaction: { isolationLevel: 'repeatable read', readOnly: true },
-  jsonArrayElements: 'json_array_elements(?::json)',
+  jsonArrayElements: (json) => `json_array_elements(${json}::json)`,
+  // NULL over no rows.
+  jsonArrayOf: (object, orderBy) => `COALESCE(json_agg(${object} ORDER BY ${orderBy}), '[]'::json)`,
+  jsonObject: 'json_build_object',
   claimWhereIdIn(knex, claim, candidates) {
     // The candidates are an array computed once. As `IN (subquery)` the planner may rerun the
     // subquery for each row, and as rows this statement updated are skipped by it, each rerun

@@ -1,7 +1,8 @@
 /** Applied revisions: one row per serial, written in the apply's (or the API write's) transaction. */
 import type { Knex } from 'knex';
 import type { Queryable } from './queryable.js';
-import type { ChangeSummary } from '../model/changes.js';
+import type { ChangeSummary, ResourceChange } from '../model/changes.js';
+import { dialectOfKnex } from './dialect.js';
 
 /**
  * Revisions written through the HTTP API have the actor `api:<client_id>` (`api` for a token
@@ -52,16 +53,29 @@ export async function readHistory(q: Queryable, opts: { limit?: number } = {}): 
   return rows.map(fromRow);
 }
 
-/**
- * Newest first: the revisions of the API (`api: true`) or of applies (`api: false`), optionally
- * only those after a serial.
- */
-export async function readRevisions(q: Queryable, opts: { api: boolean; after?: number }): Promise<Revision[]> {
-  const query = q('revisions').select().orderBy('serial', 'desc');
-  byOrigin(query, opts.api);
-  if (opts.after !== undefined) query.where('serial', '>', opts.after);
+/** Newest first: the revisions written through the API after a serial. */
+export async function readApiRevisions(q: Queryable, after: number): Promise<Revision[]> {
+  const query = q('revisions').select().orderBy('serial', 'desc').where('serial', '>', after);
+  byOrigin(query, true);
   const rows: RevisionRow[] = await query;
   return rows.map(fromRow);
+}
+
+/**
+ * The connection changes the applies recorded, newest revision first. The database picks them
+ * out of each revision's changes, so a plan does not read (and parse) every webhook change ever
+ * applied to learn about a hundred connections.
+ */
+export async function readAppliedConnectionChanges(q: Queryable): Promise<ResourceChange[]> {
+  const query = q('revisions')
+    .joinRaw(`CROSS JOIN ${dialectOfKnex(q).jsonArrayElements('revisions.changes')}`)
+    .whereRaw(`value ->> 'kind' = 'connection'`)
+    .select({ change: 'value' })
+    .orderBy('serial', 'desc');
+  byOrigin(query, false);
+  const rows: { change: string | ResourceChange }[] = await query;
+  // pg parses a json column itself; sqlite3 returns its text.
+  return rows.map((r) => (typeof r.change === 'string' ? (JSON.parse(r.change) as ResourceChange) : r.change));
 }
 
 /** The serial of the last apply (any revision not written through the API), 0 if none. */

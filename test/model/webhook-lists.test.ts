@@ -15,8 +15,7 @@ const hook = (key: string, name = `${key} name`): Webhook => ({ key, name, conne
 const keys = (list: { key: string }[]) => list.map((w) => w.key);
 
 function ctx(policyKey: string, lists: Record<string, Webhook[]>, phase: 'pre' | 'post' = 'pre'): ListContext {
-  const all = Object.entries(lists).flatMap(([policy_key, l]) => l.map((w) => ({ ...w, policy_key })));
-  return { phase, policyKey, owners: indexOwners(all), connectionExists: (k) => k === 'my_webhook_config' };
+  return { phase, policyKey, owners: indexOwners(Object.entries(lists)), connectionExists: (k) => k === 'my_webhook_config' };
 }
 
 function fidesError(fn: () => unknown): FidesError {

@@ -109,7 +109,7 @@ function listContext(state: StoredState, phase: Phase, policyKey: string): ListC
   return {
     phase,
     policyKey,
-    owners: indexOwners([...state.webhooks[phase].values()].flat()),
+    owners: indexOwners(state.webhooks[phase]),
     connectionExists: (key) => state.connections.has(key),
     connectionUnusable: (key) =>
       state.connections.get(key)?.secrets_encrypted === null ? `it has no secrets yet; PUT ${API_PREFIX}/connection/${key}/secret first` : undefined,
