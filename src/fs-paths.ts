@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ExitCode, HookctlError } from './errors.js';
 
 /**
@@ -35,4 +36,16 @@ export function ensureDir(dir: string, what: string): void {
 function cannotCreate(dir: string, what: string, err: unknown): HookctlError {
   const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
   return new HookctlError(`cannot create ${what} ${dir}: ${code}`, ExitCode.runtime, 'choose a folder that can be written to');
+}
+
+/**
+ * A folder of schemas/ shipped with hookctl (`api`, `fides`): the first one holding `marker`
+ * above this module, which is in src/ for tests and in dist/src/ for the built CLI.
+ */
+export function shippedSchemaDir(name: string, marker: string): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'schemas', name);
+    if (fs.existsSync(path.join(candidate, marker))) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`schemas/${name}/ not found beside the hookctl installation`);
+  }
 }

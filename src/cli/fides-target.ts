@@ -4,7 +4,7 @@
  */
 import { Option, type Command } from 'commander';
 import { ExitCode, HookctlError } from '../errors.js';
-import { DURATIONS, parseDuration, parseInteger } from './flags.js';
+import { DURATIONS, durationOption, parseDuration, parseInteger } from './flags.js';
 
 export interface FidesTargetFlags {
   fidesUrl?: string;
@@ -17,7 +17,7 @@ export function addFidesTargetOptions(cmd: Command, { calls = true } = {}): Comm
   cmd.addOption(new Option('--fides-url <url>', 'work on this Fides server instead of the state (credentials: HOOKCTL_FIDES_CLIENT_ID/_SECRET or HOOKCTL_FIDES_TOKEN)').env('HOOKCTL_FIDES_URL'));
   if (!calls) return cmd;
   return cmd
-    .option('--fides-timeout <duration>', 'bound of each call to the Fides server', '30s')
+    .addOption(durationOption(DURATIONS.fidesTimeout, 'bound of each call to the Fides server: 500ms, 30s, 2m; a bare number is seconds').default('30s'))
     .option('--parallelism <n>', 'at most this many calls to the Fides server at once', '8');
 }
 

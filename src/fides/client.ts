@@ -6,11 +6,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Agent } from 'undici';
 import { ExitCode, HookctlError } from '../errors.js';
+import { shippedSchemaDir } from '../fs-paths.js';
 
 export type FidesCredentials = { kind: 'token'; token: string } | { kind: 'client'; clientId: string; clientSecret: string };
 
@@ -54,12 +54,6 @@ const BACKOFF_MS = 250;
 /** A Retry-After above this is not waited for: the call fails instead of hanging the apply. */
 const MAX_RETRY_AFTER_MS = 60_000;
 
-export interface CallRecord {
-  method: string;
-  path: string;
-  status: number;
-}
-
 export class FidesClient {
   readonly target: string;
   private readonly agent: Agent;
@@ -68,8 +62,6 @@ export class FidesClient {
   private tokenFetch: Promise<void> | undefined;
   private readonly timeoutMs: number;
   readonly parallelism: number;
-  /** Every answered call, in order (tests and the bench count them). */
-  readonly calls: CallRecord[] = [];
   private version: { value: string | null } | undefined;
 
   constructor(private readonly opts: FidesClientOptions) {
@@ -171,7 +163,6 @@ export class FidesClient {
         throw failure.error;
       }
       const text = await this.readBody(res, callName);
-      this.calls.push({ method, path: pathAndQuery.split('?')[0]!, status: res.status });
       if (RETRY_STATUSES.has(res.status) && attempt < ATTEMPTS) {
         await sleep(retryDelay(res.headers.get('retry-after'), attempt));
         continue;
@@ -323,22 +314,10 @@ let compiled: Record<SchemaName, ValidateFunction> | undefined;
 
 function validators(): Record<SchemaName, ValidateFunction> {
   if (compiled) return compiled;
-  const dir = schemaDir();
+  const dir = shippedSchemaDir('fides', 'page.schema.json');
   const ajv = new Ajv({ allErrors: false, strict: false });
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.schema.json'))) ajv.addSchema(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as object);
   const names: SchemaName[] = ['health', 'token', 'page', 'connection', 'policy', 'webhook', 'bulk', 'secret-put', 'webhook-list'];
   compiled = Object.fromEntries(names.map((n) => [n, ajv.getSchema(`${n}.schema.json`)!])) as Record<SchemaName, ValidateFunction>;
   return compiled;
-}
-
-/** schemas/fides/ from src/fides (tests) or dist/src/fides (the built CLI). */
-function schemaDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, 'schemas', 'fides');
-    if (fs.existsSync(path.join(candidate, 'page.schema.json'))) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('schemas/fides/ not found beside the hookctl installation');
-    dir = parent;
-  }
 }

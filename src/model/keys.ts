@@ -1,3 +1,8 @@
+/** Orders keyed resources by key (code-point order, the same on every platform and backend). */
+export function compareKeys(a: { key: string }, b: { key: string }): number {
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
 /** FidesKey: what a connection, policy or webhook key may contain. */
 export const FIDES_KEY_PATTERN = /^[a-zA-Z0-9_.-]+$/;
 

@@ -30,7 +30,7 @@ import { ExitCode, HookctlError } from '../errors.js';
 import type { Plan, SecretFingerprints } from './plan-types.js';
 import { computePlan } from './diff.js';
 import { readProvenance } from './provenance.js';
-import { resolveSecrets, type ResolvedSecrets } from './secrets.js';
+import { resolveDeclaredSecrets, resolveSecrets, type ResolvedSecrets } from './secrets.js';
 
 export interface ApplyOptions {
   lockTimeoutMs: number;
@@ -62,7 +62,7 @@ export interface ApplyManifestsOptions extends ApplyOptions {
 }
 
 export async function applyManifests(db: Database, keys: Keys, desired: DesiredState, opts: ApplyManifestsOptions): Promise<ApplyResult> {
-  const resolved = resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env, opts.secretsDirs);
+  const resolved = resolveDeclaredSecrets(desired, keys, opts);
   const planAgainst = async (q: Knex | Knex.Transaction, stored: StoredState) =>
     computePlan({ desired, fingerprints: resolved.fingerprints, stored, prune: opts.prune, now: new Date().toISOString(), provenance: await readProvenance(q, keys, stored) });
 

@@ -10,12 +10,12 @@ import type { TargetResource } from '../state/fides-targets.js';
 import type { Keys } from '../state/keys.js';
 import { PHASES, type Phase, type StoredWebhook, type Webhook } from '../model/types.js';
 import { connectionConfig } from '../model/changes.js';
+import { compareKeys } from '../model/keys.js';
+import { PHASE_NAMES } from '../model/phases.js';
 import { resourceId, type Provenance } from './provenance.js';
 
 /** Fides' mask of a sensitive secret in every response. */
 const MASKED = '**********';
-
-export const PHASE_SEGMENT: Record<Phase, string> = { pre: 'pre_execution', post: 'post_execution' };
 
 export interface LiveConnection {
   key: string;
@@ -70,13 +70,13 @@ export async function readLive(client: FidesClient, keys: Keys, bookkeeping: { s
     async ({ policy, phase }) => ({
       policy,
       phase,
-      items: await client.getAll<LiveWebhook>(`${policyPrefix}/${encodeURIComponent(policy)}/webhook/${PHASE_SEGMENT[phase]}`, 'webhook', 50),
+      items: await client.getAll<LiveWebhook>(`${policyPrefix}/${encodeURIComponent(policy)}/webhook/${PHASE_NAMES[phase].pathSegment}`, 'webhook', 50),
     }),
   );
 
   const clearUrls = new Map<string, string>();
   const connections = new Map<string, StoredConnection>();
-  for (const c of allConnections.filter((x) => x.connection_type === 'https').sort(byKey)) {
+  for (const c of allConnections.filter((x) => x.connection_type === 'https').sort(compareKeys)) {
     const record = records.get(`connection/${c.key}`);
     const url = c.secrets?.url;
     if (typeof url === 'string' && url !== MASKED) clearUrls.set(c.key, url);
@@ -103,7 +103,7 @@ export async function readLive(client: FidesClient, keys: Keys, bookkeeping: { s
 
   const policies = new Map<string, StoredPolicy>();
   const policyByKey = new Map<string, LivePolicy>();
-  for (const p of [...livePolicies].sort(byKey)) {
+  for (const p of [...livePolicies].sort(compareKeys)) {
     policyByKey.set(p.key, p);
     policies.set(p.key, { key: p.key, name: p.name, origin: records.get(`policy/${p.key}`)?.created ? 'manifest' : 'api', created_at: '', updated_at: '' });
   }
@@ -178,8 +178,4 @@ function driftOf(keys: Keys, digests: Map<string, string>, records: Map<string, 
     if (fp && fp !== secretFingerprint(keys.fingerprint, key, 'url', url)) drifted.add(`connection/${key}`);
   }
   return { drifted, literalUrls: new Map() };
-}
-
-function byKey(a: { key: string }, b: { key: string }): number {
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }

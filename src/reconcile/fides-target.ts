@@ -17,6 +17,7 @@ import {
   forgetTargetResource,
   readTargetResources,
   recordTargetResource,
+  readStateId,
   targetSerial,
   type TargetResource,
 } from '../state/fides-targets.js';
@@ -25,8 +26,9 @@ import { computePlan } from './diff.js';
 import { summarize, type ResourceChange } from '../model/changes.js';
 import type { Plan, PlannedConnection } from './plan-types.js';
 import { resourceId } from './provenance.js';
-import { resolveSecrets, type ResolvedSecrets } from './secrets.js';
-import { connectionDigest, listDigest, listId, PHASE_SEGMENT, policyDigest, readLive, type LiveState } from './fides-read.js';
+import { resolveDeclaredSecrets, type ResolvedSecrets } from './secrets.js';
+import { connectionDigest, listDigest, listId, policyDigest, readLive, type LiveState } from './fides-read.js';
+import { PHASE_NAMES } from '../model/phases.js';
 import { resolveSavedPlanSecrets } from './apply.js';
 
 /** Fides' limit of items in one bulk PATCH. */
@@ -42,7 +44,7 @@ export interface FidesPlanOptions {
 
 /** Reads the target's bookkeeping and the live server, and plans. */
 export async function planFides(q: Knex, keys: Keys, client: FidesClient, desired: DesiredState, opts: FidesPlanOptions): Promise<{ plan: Plan; live: LiveState; resolved: ResolvedSecrets }> {
-  const resolved = resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env, opts.secretsDirs);
+  const resolved = resolveDeclaredSecrets(desired, keys, opts);
   const live = await readTarget(q, keys, client);
   return { plan: planAgainst(desired, resolved, live, opts.prune), live, resolved };
 }
@@ -66,14 +68,8 @@ export async function readFidesForExport(q: Knex, keys: Keys, client: FidesClien
 async function readTarget(q: Knex | Knex.Transaction, keys: Keys, client: FidesClient): Promise<LiveState> {
   const records = await readTargetResources(q, client.target);
   const serial = await targetSerial(q, client.target);
-  const stateId = await bookkeepingId(q);
+  const stateId = await readStateId(q);
   return readLive(client, keys, { serial, stateId }, records);
-}
-
-/** The id of the state database that holds the bookkeeping: saved plans are bound to it as well. */
-async function bookkeepingId(q: Knex | Knex.Transaction): Promise<string> {
-  const row = (await q('hookctl_meta').where({ name: 'state_id' }).first('value')) as { value: string } | undefined;
-  return row?.value ?? '';
 }
 
 function planAgainst(desired: DesiredState, resolved: ResolvedSecrets, live: LiveState, prune: boolean): Plan {
@@ -122,7 +118,7 @@ export interface FidesApplyOptions extends FidesPlanOptions {
  * approved is what is written).
  */
 export async function applyFides(db: Database, keys: Keys, client: FidesClient, desired: DesiredState, opts: FidesApplyOptions): Promise<FidesApplyResult> {
-  const resolved = resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env, opts.secretsDirs);
+  const resolved = resolveDeclaredSecrets(desired, keys, opts);
   return withStateLock(
     db,
     opts.lockTimeoutMs,
@@ -301,11 +297,11 @@ function planSteps(trx: Knex.Transaction, client: FidesClient, plan: Plan, live:
   for (const put of orderListPuts(live, listWrites)) {
     const final = !put.intermediate;
     steps.push({
-      what: `PUT ${live.policyPrefix}/${put.policy_key}/webhook/${PHASE_SEGMENT[put.phase]} (${put.items.length} webhook${put.items.length === 1 ? '' : 's'}${final ? '' : ', first without the webhooks it takes over'})`,
+      what: `PUT ${live.policyPrefix}/${put.policy_key}/webhook/${PHASE_NAMES[put.phase].pathSegment} (${put.items.length} webhook${put.items.length === 1 ? '' : 's'}${final ? '' : ', first without the webhooks it takes over'})`,
       changes: final && !pruned.has(put.policy_key) ? plan.changes.filter((c) => c.kind === 'webhook' && c.policy_key === put.policy_key && c.phase === put.phase) : [],
       run: async () => {
         const body = put.items.map((w) => ({ key: w.key, name: w.name, connection_config_key: w.connection_config_key, direction: w.direction }));
-        const res = await client.call<Webhook[]>('PUT', `${live.policyPrefix}/${encodeURIComponent(put.policy_key)}/webhook/${PHASE_SEGMENT[put.phase]}`, { json: body, schema: 'webhook-list' });
+        const res = await client.call<Webhook[]>('PUT', `${live.policyPrefix}/${encodeURIComponent(put.policy_key)}/webhook/${PHASE_NAMES[put.phase].pathSegment}`, { json: body, schema: 'webhook-list' });
         const saved = (res.body as unknown as { key: string; name: string; direction: Webhook['direction']; connection_config: { key: string } }[]).map((w) => ({
           key: w.key,
           name: w.name,

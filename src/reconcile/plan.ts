@@ -6,7 +6,7 @@ import { inSnapshot } from '../state/queryable.js';
 import { computePlan } from './diff.js';
 import type { Plan } from './plan-types.js';
 import { readProvenance } from './provenance.js';
-import { resolveSecrets } from './secrets.js';
+import { resolveDeclaredSecrets } from './secrets.js';
 
 /** Resolve the declared secrets (exit 1 naming every unresolvable ref), read the state and its history, diff. */
 export async function makePlan(
@@ -15,12 +15,7 @@ export async function makePlan(
   desired: DesiredState,
   opts: { prune: boolean; env: Record<string, string | undefined>; secretsDirs?: readonly string[] },
 ): Promise<Plan> {
-  const { fingerprints } = resolveSecrets(
-    desired.connections.map((c) => [c.key, c.secrets]),
-    keys,
-    opts.env,
-    opts.secretsDirs,
-  );
+  const { fingerprints } = resolveDeclaredSecrets(desired, keys, opts);
   // One read transaction: the history matches the state it labels.
   return inSnapshot(db.knex, async (trx) => {
     const stored = await readState(trx);

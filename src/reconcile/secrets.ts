@@ -1,6 +1,6 @@
 /** Resolving declared secret refs and fingerprinting the values; values never leave memory. */
 import { resolveAllSecrets } from '../manifest/secrets.js';
-import type { SecretInput } from '../manifest/types.js';
+import type { DesiredState, SecretInput } from '../manifest/types.js';
 import { fingerprintSecrets } from '../state/config-store.js';
 import type { Keys } from '../state/keys.js';
 import type { HttpsSecrets } from '../model/types.js';
@@ -27,4 +27,13 @@ export function resolveSecrets(
   const fingerprints = new Map<string, SecretFingerprints>();
   for (const [connection, secrets] of values) fingerprints.set(connection, fingerprintSecrets(keys, connection, secrets));
   return { values, fingerprints };
+}
+
+/** The secrets of every connection the manifests declare. */
+export function resolveDeclaredSecrets(
+  desired: DesiredState,
+  keys: Keys,
+  opts: { env: Record<string, string | undefined>; secretsDirs?: readonly string[] },
+): ResolvedSecrets {
+  return resolveSecrets(desired.connections.map((c) => [c.key, c.secrets]), keys, opts.env, opts.secretsDirs);
 }

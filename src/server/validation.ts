@@ -5,9 +5,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Ajv, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { FastifySchemaCompiler } from 'fastify';
+import { shippedSchemaDir } from '../fs-paths.js';
 
 export interface ValidationDetail {
   loc: (string | number)[];
@@ -36,18 +36,6 @@ export type ApiSchemaName =
   | 'oauth-client-create';
 
 const COMMON = 'common.schema.json';
-
-/** schemas/api/ from src/server (tests) or dist/src/server (the built CLI). */
-function schemaDir(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, 'schemas', 'api');
-    if (fs.existsSync(path.join(candidate, COMMON))) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('schemas/api/ not found beside the hookctl installation');
-    dir = parent;
-  }
-}
 
 function readSchema(dir: string, file: string): AnySchemaObject {
   return JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as AnySchemaObject;
@@ -80,7 +68,7 @@ const LOCATIONS: Record<string, string> = { body: 'body', params: 'path', querys
  * OpenAPI document both read them from here.
  */
 export function apiSchemaDocuments(): AnySchemaObject[] {
-  const dir = schemaDir();
+  const dir = shippedSchemaDir('api', COMMON);
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.schema.json')).sort();
   return [readSchema(path.dirname(dir), 'manifest.schema.json'), ...files.map((f) => readSchema(dir, f))];
 }

@@ -16,6 +16,7 @@ import {
   type Webhook,
 } from '../model/types.js';
 import { connectionUsers } from '../model/connection-users.js';
+import { compareKeys } from '../model/keys.js';
 import { ConnectionInUseError } from '../model/errors.js';
 import { decryptJson, SECRET_FINGERPRINT_PREFIX, secretFingerprint } from './crypto.js';
 import type { Keys } from './keys.js';
@@ -74,14 +75,14 @@ export interface StateScope {
 /** All connections, by key (in code-unit order). */
 export async function readConnections(q: Queryable): Promise<Map<string, StoredConnection>> {
   const rows: ConnectionRow[] = await q('connections').select();
-  return new Map(rows.sort(byKey).map((row) => [row.key, toStoredConnection(row)]));
+  return new Map(rows.sort(compareKeys).map((row) => [row.key, toStoredConnection(row)]));
 }
 
 /** Policies by key (in code-unit order); with `only`, that one policy if it exists. */
 export async function readPolicies(q: Queryable, only?: string): Promise<Map<string, StoredPolicy>> {
   const query = q('policies').select('key', 'name', 'origin', 'created_at', 'updated_at');
   const rows: StoredPolicy[] = await (only === undefined ? query : query.where({ key: only }));
-  return new Map(rows.sort(byKey).map((p) => [p.key, p]));
+  return new Map(rows.sort(compareKeys).map((p) => [p.key, p]));
 }
 
 /**
@@ -97,7 +98,7 @@ export interface PolicyDsrFields {
 export async function readDsrPolicies(q: Queryable, only?: string): Promise<Map<string, StoredPolicy & PolicyDsrFields>> {
   const query = q('policies').select('key', 'name', 'origin', 'created_at', 'updated_at', 'drp_action', 'execution_timeframe');
   const rows: (StoredPolicy & PolicyDsrFields)[] = await (only === undefined ? query : query.where({ key: only }));
-  return new Map(rows.sort(byKey).map((p) => [p.key, { ...p, execution_timeframe: p.execution_timeframe === null ? null : Number(p.execution_timeframe) }]));
+  return new Map(rows.sort(compareKeys).map((p) => [p.key, { ...p, execution_timeframe: p.execution_timeframe === null ? null : Number(p.execution_timeframe) }]));
 }
 
 /** Whether any privacy request, in any status, was made under the policy. */
@@ -398,8 +399,4 @@ function toStoredConnection(row: ConnectionRow): StoredConnection {
 /** A database without hookctl's serial row: not a state (or one hookctl did not create). */
 function noSerial(): HookctlError {
   return new HookctlError('the state database has no serial: it was not created by hookctl');
-}
-
-function byKey(a: { key: string }, b: { key: string }): number {
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }

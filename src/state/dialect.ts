@@ -89,7 +89,7 @@ function lockKeyOf(scope: string | undefined): number {
 /** knex prints its warnings to stdout, where they would corrupt --json output. */
 const QUIET_LOG = { warn() {}, deprecate() {}, debug() {}, error() {} };
 /** The configuration serial, as a column of a statement's result. */
-const CONFIG_SERIAL = `(SELECT CAST(value AS INTEGER) FROM hookctl_meta WHERE name = 'serial') AS config_serial`;
+export const CONFIG_SERIAL = `(SELECT CAST(value AS INTEGER) FROM hookctl_meta WHERE name = 'serial') AS config_serial`;
 /**
  * PostgreSQL: a result column whose evaluation makes the current transaction (a lone
  * statement's own) commit without waiting for its WAL record to be flushed, as SET LOCAL would.

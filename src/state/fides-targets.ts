@@ -62,6 +62,12 @@ export async function appendTargetRevision(trx: Knex.Transaction, target: string
 }
 
 /** The serial of the target's last revision, 0 if none. */
+/** The id of the state database that holds the bookkeeping: saved plans are bound to it as well. */
+export async function readStateId(q: Queryable): Promise<string> {
+  const row = (await q('hookctl_meta').where({ name: 'state_id' }).first('value')) as { value: string } | undefined;
+  return row?.value ?? '';
+}
+
 export async function targetSerial(q: Queryable, target: string): Promise<number> {
   const row = (await q('fides_revisions').where({ target }).max({ serial: 'serial' }).first()) as { serial: number | string | null } | undefined;
   return Number(row?.serial ?? 0);

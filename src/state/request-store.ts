@@ -9,11 +9,11 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Database } from './database.js';
-import { dialectOf, withoutAsyncCommit } from './dialect.js';
+import { CONFIG_SERIAL, dialectOf, withoutAsyncCommit } from './dialect.js';
 import type { RequestRow, RequestStatus, Step, TimelineEntry } from './request-types.js';
 
 /** RETURNING of the claim: the row, and the configuration serial of that moment. */
-const RETURNING_WITH_SERIAL = `*, (SELECT CAST(value AS INTEGER) FROM hookctl_meta WHERE name = 'serial') AS config_serial`;
+const RETURNING_WITH_SERIAL = `*, ${CONFIG_SERIAL}`;
 
 /** The columns of a pause, once it is over. */
 const NOT_PAUSED = { pause_webhook_id: null, pause_token_jti: null, pause_expires_at: null } as const;
