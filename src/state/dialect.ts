@@ -53,8 +53,15 @@ export interface SqlDialect {
   /**
    * `fn` in one transaction holding the state write lock, waiting at most `timeoutMs` (then a
    * HookctlError with ExitCode.locked). `backendPid` identifies the holder where the backend can.
+   * `onContended` is called once when another holder has the lock, before waiting for it: a
+   * lock that is merely slow to take (a loaded disk) is not someone else's.
    */
-  withWriteLock<T>(db: Database, timeoutMs: number, fn: (trx: Knex.Transaction, backendPid?: number) => Promise<T>, scope?: string): Promise<T>;
+  withWriteLock<T>(
+    db: Database,
+    timeoutMs: number,
+    fn: (trx: Knex.Transaction, backendPid?: number) => Promise<T>,
+    opts?: { scope?: string; onContended?: () => void },
+  ): Promise<T>;
   /**
    * Where the write lock's holder is recorded, outside its transaction (whose writes others
    * cannot see until it commits).
@@ -184,7 +191,18 @@ const sqlite: SqlDialect = {
       await knex.raw(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     }
   },
-  withWriteLock: (db, timeoutMs, fn) => inProcessTurn(db, timeoutMs, (remainingMs) => withSqliteWriteLock(db, remainingMs, fn)),
+  async withWriteLock(db, timeoutMs, fn, opts = {}) {
+    return inProcessTurn(db, timeoutMs, async (remainingMs) => {
+      const deadline = Date.now() + remainingMs;
+      // A first try that does not wait tells a held lock from a slow one.
+      const first = await withSqliteWriteLock(db, 0, fn);
+      if (first !== SQLITE_LOCK_HELD) return first;
+      opts.onContended?.();
+      const second = await withSqliteWriteLock(db, Math.max(0, deadline - Date.now()), fn);
+      if (second === SQLITE_LOCK_HELD) throw lockWaitTimedOut();
+      return second;
+    });
+  },
   // The one writer is the holder itself: the record is a file beside the database.
   lockHolder: {
     async write(db, record) {
@@ -247,13 +265,18 @@ const postgres: SqlDialect = {
       await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
       await fn(trx);
     }),
-  withWriteLock: (db, timeoutMs, fn, scope) =>
+  withWriteLock: (db, timeoutMs, fn, { scope, onContended } = {}) =>
     db.knex.transaction(async (trx) => {
+      const lockKey = lockKeyOf(scope);
+      // A first try that does not wait tells a held lock from a slow one.
+      const { rows: tried } = (await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS had, pg_backend_pid() AS pid', [lockKey])) as { rows: { had: boolean; pid: number }[] };
+      if (tried[0]!.had) return fn(trx, tried[0]!.pid);
+      onContended?.();
       // lock_timeout bounds the wait for advisory locks too; 0 would mean "wait forever".
       await trx.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.ceil(timeoutMs))}`);
       let backendPid: number;
       try {
-        const { rows } = (await trx.raw('SELECT pg_advisory_xact_lock(?), pg_backend_pid() AS pid', [lockKeyOf(scope)])) as { rows: { pid: number }[] };
+        const { rows } = (await trx.raw('SELECT pg_advisory_xact_lock(?), pg_backend_pid() AS pid', [lockKey])) as { rows: { pid: number }[] };
         backendPid = rows[0]!.pid;
       } catch (err) {
         if ((err as { code?: string }).code === '55P03') throw lockWaitTimedOut();
@@ -311,22 +334,37 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function withSqliteWriteLock<T>(db: Database, remainingMs: number, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  return db.knex.transaction(async (trx) => {
-    const [current] = (await trx.raw('PRAGMA busy_timeout')) as { timeout: number }[];
-    await trx.raw(`PRAGMA busy_timeout = ${Math.ceil(remainingMs)}`);
-    try {
-      // knex BEGINs a deferred transaction: its first statement being a write takes the write
-      // lock now (waiting up to busy_timeout), so no other writer can slip in before fn writes.
-      await trx('hookctl_meta').where({ name: 'serial' }).update({ value: trx.ref('value') });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') throw lockWaitTimedOut();
-      throw err;
-    } finally {
-      await trx.raw(`PRAGMA busy_timeout = ${current?.timeout ?? 0}`);
-    }
-    return fn(trx);
-  });
+/** What withSqliteWriteLock answers when another connection held the lock throughout its wait. */
+const SQLITE_LOCK_HELD: unique symbol = Symbol('sqlite write lock held');
+
+/**
+ * `fn` in a transaction that took the write lock within `waitMs`, or SQLITE_LOCK_HELD (the
+ * transaction rolled back: a WAL snapshot read before another writer committed cannot be
+ * upgraded to write, so a later try starts afresh).
+ */
+async function withSqliteWriteLock<T>(db: Database, waitMs: number, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T | typeof SQLITE_LOCK_HELD> {
+  let held = false;
+  try {
+    return await db.knex.transaction(async (trx) => {
+      const [current] = (await trx.raw('PRAGMA busy_timeout')) as { timeout: number }[];
+      await trx.raw(`PRAGMA busy_timeout = ${Math.ceil(waitMs)}`);
+      try {
+        // knex BEGINs a deferred transaction: its first statement being a write takes the write
+        // lock now (waiting up to busy_timeout), so no other writer can slip in before fn writes.
+        await trx('hookctl_meta').where({ name: 'serial' }).update({ value: trx.ref('value') });
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+        held = true;
+        throw err;
+      } finally {
+        await trx.raw(`PRAGMA busy_timeout = ${current?.timeout ?? 0}`);
+      }
+      return fn(trx);
+    });
+  } catch (err) {
+    if (held) return SQLITE_LOCK_HELD;
+    throw err;
+  }
 }
 
 /**

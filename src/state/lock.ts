@@ -49,7 +49,8 @@ const WAIT_NOTICE_MS = 100;
  * this transaction holds, so a query on `db.knex` would wait for it forever.
  */
 export async function withStateLock<T>(db: Database, timeoutMs: number, fn: (trx: Knex.Transaction) => Promise<T>, opts: LockOptions = {}): Promise<T> {
-  const notice = opts.onWait && setTimeout(opts.onWait, WAIT_NOTICE_MS);
+  let notice: NodeJS.Timeout | undefined;
+  const onContended = opts.onWait && (() => (notice = setTimeout(opts.onWait!, WAIT_NOTICE_MS)));
   const holding = async (trx: Knex.Transaction, backendPid?: number): Promise<T> => {
     clearTimeout(notice);
     if (!opts.holder) return fn(trx);
@@ -62,7 +63,7 @@ export async function withStateLock<T>(db: Database, timeoutMs: number, fn: (trx
     }
   };
   try {
-    return await dialectOf(db).withWriteLock(db, timeoutMs, holding, opts.scope);
+    return await dialectOf(db).withWriteLock(db, timeoutMs, holding, { scope: opts.scope, onContended });
   } catch (err) {
     if (err instanceof HookctlError && err.exitCode === ExitCode.locked) throw lockedError(timeoutMs, await currentHolder(db, opts.scope).catch(() => null));
     throw err;
